@@ -1,0 +1,197 @@
+"""The correlation rules: what an issued invoice, an acknowledgement or a due check does.
+
+Each rule takes the invoice's current record (None if there is none) and returns
+``(new record or None to delete, alerts to emit)``. Rules are pure: the current time is
+passed in, nothing is read or written. When nothing changes the same record object is
+returned, so the adapter can skip the table write (``new is old``).
+
+Deadlines fire only when both ``now`` and the acknowledgement watermark have passed them:
+the adapter guarantees every ack with ``acknowledged_at <= watermark`` was already
+processed, so an invoice whose ack exists but is unread never alerts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from . import invoice_alerts
+from .alerts import Alert
+from .facts import SYNCED_STATUSES, Ack, Issued
+from .sla import Thresholds
+from .state import REASON_MAX_CHARS, Flag, InvoiceState, event_hash, remember
+
+#: How far in the future an issued_at may lie before it is clamped to ``now + skew``:
+#: a seller clock running ahead must not postpone (or suppress) the deadlines.
+MAX_FUTURE_SKEW = 300.0
+#: How long synced records and held (orphan) acks are kept.
+DEFAULT_RETENTION = 7 * 86400.0
+
+Decision = tuple[InvoiceState | None, list[Alert]]
+
+
+def on_issued(
+    state: InvoiceState | None,
+    issued: Issued,
+    *,
+    now: float,
+    sla: Thresholds,
+    partition: int,
+    max_future_skew: float = MAX_FUTURE_SKEW,
+    retention: float = DEFAULT_RETENTION,
+) -> Decision:
+    """An invoice was issued: start its deadlines, or match an ack that arrived first.
+
+    Deadlines count from ``min(issued_at, now + max_future_skew)``. A second issue of the
+    same invoice (same or another event id) has no effect: the first facts win.
+    """
+    if state is not None and state.is_issued:
+        return state, []
+    effective_issued = min(issued.issued_at, now + max_future_skew)
+    base = state or InvoiceState(invoice_id=issued.invoice_id, partition=partition)
+    flags = base.flags | Flag.RED if issued.red else base.flags
+    record = replace(
+        base,
+        partition=partition,
+        flags=flags,
+        issued_at=issued.issued_at,
+        region_code=issued.region_code,
+        source_system=issued.source_system,
+        seller_tax_id=issued.seller_tax_id,
+        warn_at=effective_issued + sla.warn_after,
+        critical_at=effective_issued + sla.critical_after,
+        held_since=None,
+        expires_at=None,
+        seen=remember(base.seen, event_hash(issued.event_id)),
+    )
+    if record.ack_status in SYNCED_STATUSES:
+        return replace(record, resolved_at=now, expires_at=now + retention), []
+    if record.ack_status == "rejected":
+        record = replace(record, flags=record.flags | Flag.REJECTION_ALERTED)
+        return record, [invoice_alerts.rejected(record, now)]
+    return record, []
+
+
+def on_ack(
+    state: InvoiceState | None,
+    ack: Ack,
+    *,
+    now: float,
+    partition: int,
+    retention: float = DEFAULT_RETENTION,
+) -> Decision:
+    """The tax platform answered: sync, reject, or hold the ack until its invoice arrives.
+
+    Acceptance (or duplicate) wins over rejection whatever the order; once synced, later
+    acks are only recorded. A repeated event id has no effect.
+    """
+    digest = event_hash(ack.event_id)
+    if state is not None and digest in state.seen:
+        return state, []
+    if state is None:
+        state = InvoiceState(
+            invoice_id=ack.invoice_id,
+            partition=partition,
+            held_since=now,
+            expires_at=now + retention,
+        )
+    seen = remember(state.seen, digest)
+    if state.ack_status in SYNCED_STATUSES:
+        flags = state.flags | Flag.REJECTED_AFTER_SYNC if ack.status == "rejected" else state.flags
+        return replace(state, partition=partition, flags=flags, seen=seen), []
+    record = replace(
+        state,
+        partition=partition,
+        seen=seen,
+        ack_status=ack.status,
+        acknowledged_at=ack.acknowledged_at,
+        reason_code=ack.reason_code,
+        reason=None if ack.reason is None else ack.reason[:REASON_MAX_CHARS],
+    )
+    if not record.is_issued:
+        return record, []
+    if ack.status == "rejected":
+        if record.flags & Flag.REJECTION_ALERTED:
+            return record, []
+        record = replace(record, flags=record.flags | Flag.REJECTION_ALERTED)
+        return record, [invoice_alerts.rejected(record, now)]
+    record = replace(record, resolved_at=now, expires_at=now + retention)
+    resolution = invoice_alerts.resolved(record, _latency(record), now)
+    if resolution is None:
+        return record, []
+    return replace(record, flags=record.flags | Flag.RESOLVED), [resolution]
+
+
+def on_due(state: InvoiceState, *, now: float, watermark: float) -> Decision:
+    """Fire what is due: deadlines passed by both ``now`` and ``watermark``, and expiry.
+
+    If the warning and critical deadlines are both due (the worker was down), both
+    alerts are emitted, warning first: each condition is reported exactly once whatever
+    the timing. A rejected, not accepted invoice is not synced, so deadlines still apply.
+    Held acks past retention become an ``orphan_ack`` alert and are deleted; synced
+    records past retention are deleted.
+    """
+    if state.expires_at is not None and state.expires_at <= now:
+        if not state.is_issued:
+            return None, [invoice_alerts.orphan(state, now)]
+        return None, []
+    if not state.is_issued or state.is_synced:
+        return state, []
+    horizon = min(now, watermark)
+    record, alerts = state, []
+    warn_at, critical_at = record.warn_at, record.critical_at
+    if warn_at is not None and warn_at <= horizon and not record.flags & Flag.WARNED:
+        record = replace(record, flags=record.flags | Flag.WARNED)
+        alerts.append(invoice_alerts.unsynced(record, "warning", warn_at, now))
+    if critical_at is not None and critical_at <= horizon and not record.flags & Flag.ESCALATED:
+        record = replace(record, flags=record.flags | Flag.ESCALATED)
+        alerts.append(invoice_alerts.unsynced(record, "critical", critical_at, now))
+    return record, alerts
+
+
+def next_due(state: InvoiceState) -> float | None:
+    """When :func:`on_due` next has something to do for this record (None: never).
+
+    For pending and rejected invoices, the earliest deadline not yet alerted (the adapter
+    must also wait for the watermark); otherwise the expiry time.
+    """
+    if not state.is_issued or state.is_synced:
+        return state.expires_at
+    due = [
+        at
+        for at, flag in ((state.warn_at, Flag.WARNED), (state.critical_at, Flag.ESCALATED))
+        if at is not None and not state.flags & flag
+    ]
+    return min(due, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Sync:
+    """An invoice just became synced (for the latency histogram and outage detector)."""
+
+    invoice_id: str
+    region_code: str
+    source_system: str
+    acknowledged_at: float
+    latency_seconds: float
+    in_time: bool  # acknowledged at or before the warning deadline
+
+
+def synced_transition(before: InvoiceState | None, after: InvoiceState | None) -> Sync | None:
+    """The sync that happened between two records of one invoice, if any."""
+    if after is None or not after.is_synced or (before is not None and before.is_synced):
+        return None
+    acknowledged_at = after.acknowledged_at or 0.0
+    return Sync(
+        invoice_id=after.invoice_id,
+        region_code=after.region_code or "",
+        source_system=after.source_system or "",
+        acknowledged_at=acknowledged_at,
+        latency_seconds=_latency(after),
+        in_time=after.warn_at is not None and acknowledged_at <= after.warn_at,
+    )
+
+
+def _latency(state: InvoiceState) -> float:
+    if state.acknowledged_at is None or state.issued_at is None:
+        return 0.0
+    return max(0.0, state.acknowledged_at - state.issued_at)
