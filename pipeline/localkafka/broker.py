@@ -168,10 +168,13 @@ def _await_answer(files: DataDir, info: BrokerInfo, deadline: float, *, spawned:
         if not process.is_running(info.pid, marker):
             code = process.exit_code(info.pid)
             files.clear_state()
+            reason = files.last_error()
             raise LocalKafkaError(
                 f"the broker (pid {info.pid}) exited"
                 + (f" with code {code}" if code is not None else "")
-                + f" before it served {info.bootstrap}; see {files.launch_log}",
+                + f" before it served {info.bootstrap}"
+                + (f": {reason}" if reason else "")
+                + f" (logs: {files.logs})",
                 files.tail(),
             )
         remaining = deadline - time.monotonic()

@@ -96,6 +96,21 @@ class DataDir:
         self.pid_file.unlink(missing_ok=True)
         self.state_file.unlink(missing_ok=True)
 
+    def last_error(self) -> str:
+        """The broker's last fatal complaint in one line ("" if it logged none)."""
+        for log in (self.server_log, self.launch_log):
+            try:
+                lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                continue
+            for index in range(len(lines) - 1, -1, -1):
+                if " ERROR " in lines[index] or " FATAL " in lines[index]:
+                    # The exception's own message, on the line after the log line, says most.
+                    after = lines[index + 1].strip() if index + 1 < len(lines) else ""
+                    line = after if "Exception" in after or "Error" in after else lines[index]
+                    return line[:400]
+        return ""
+
     def tail(self, lines: int = 40) -> str:
         """Last lines of the launch log and the server log, for error messages."""
         parts = []
