@@ -1,0 +1,92 @@
+"""``invoice.sync.alert``: what the pipeline says about invoices not acknowledged in time."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field, StrictInt, model_validator
+
+from pipeline.contracts.base import WireEvent
+from pipeline.contracts.identifiers import INVOICE_ID_MAX, EventId, ReasonCode, ReasonText
+from pipeline.contracts.timestamps import OffsetDateTime
+
+AlertKind = Literal["unsynced", "rejected", "resolved", "orphan_ack", "degraded"]
+AlertSeverity = Literal["info", "warning", "critical"]
+DegradedScope = Literal["region_code", "source_system"]
+
+Seconds = Annotated[float, Field(allow_inf_nan=False)]
+Count = Annotated[StrictInt, Field(ge=0)]
+
+
+class SyncAlert(WireEvent):
+    """One alert about one invoice, or (``degraded``) about a whole region or source system.
+
+    Per kind: ``unsynced``/``rejected``/``resolved``/``orphan_ack`` name an ``invoice_id``;
+    ``rejected`` carries ``reason_code`` and ``reason``; ``resolved`` lists the alerts it
+    resolves in ``resolved_alert_ids`` (and usually ``latency_seconds``); ``degraded`` has
+    ``invoice_id == ""``, a ``scope``, the affected value in the field the scope names
+    (``region_code`` or ``source_system``), and ``unsynced_count``, ``due_count``,
+    ``window_seconds``. Fields that do not apply are empty strings or null.
+    """
+
+    # Produced by this pipeline: fields with defaults are still always written, so the
+    # serialization-mode schema marks them required.
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", json_schema_serialization_defaults_required=True
+    )
+
+    schema_version: StrictInt = Field(default=1, ge=1)
+    event_type: Literal["invoice.sync.alert"] = "invoice.sync.alert"
+    alert_id: EventId
+    kind: AlertKind
+    severity: AlertSeverity
+    invoice_id: str = Field(max_length=INVOICE_ID_MAX)
+    region_code: str = Field(default="", pattern=r"^([0-9]{6})?$")
+    source_system: str = Field(default="", max_length=128)
+    seller_tax_id: str = Field(default="", max_length=20)
+    issued_at: OffsetDateTime | None = None
+    deadline_at: OffsetDateTime | None = None
+    detected_at: OffsetDateTime
+    age_seconds: Seconds | None = None
+    reason_code: ReasonCode | None = None
+    reason: ReasonText | None = None
+    latency_seconds: Seconds | None = None
+    resolved_alert_ids: tuple[str, ...] = ()
+    scope: DegradedScope | None = None
+    unsynced_count: Count | None = None
+    due_count: Count | None = None
+    window_seconds: Annotated[Seconds, Field(gt=0)] | None = None
+    message: str = Field(default="", max_length=500, pattern=r"^[^\r\n]*$")
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> SyncAlert:
+        problems = _degraded_problems(self) if self.kind == "degraded" else _invoice_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _invoice_problems(alert: SyncAlert) -> list[str]:
+    problems = []
+    if not alert.invoice_id:
+        problems.append(f"invoice_id: required for a {alert.kind} alert")
+    if alert.kind == "rejected":
+        problems += [f"{name}: required for a rejected alert" for name in ("reason_code", "reason")
+                     if not getattr(alert, name)]
+    if alert.kind == "resolved" and not alert.resolved_alert_ids:
+        problems.append("resolved_alert_ids: a resolved alert names the alerts it resolves")
+    return problems
+
+
+def _degraded_problems(alert: SyncAlert) -> list[str]:
+    problems = []
+    if alert.invoice_id:
+        problems.append('invoice_id: must be "" for a degraded alert')
+    if alert.scope is None:
+        problems.append("scope: required for a degraded alert")
+    elif not getattr(alert, alert.scope):
+        problems.append(f"{alert.scope}: names the degraded {alert.scope}; must not be empty")
+    problems += [f"{name}: required for a degraded alert"
+                 for name in ("unsynced_count", "due_count", "window_seconds")
+                 if getattr(alert, name) is None]
+    return problems

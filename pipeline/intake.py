@@ -1,0 +1,101 @@
+"""The front door: turn one Kafka record into a validated event or a dead-letter verdict.
+
+Pure and total: :func:`classify` never raises on any key or value, so a poison record can only
+ever become a :class:`Rejected` with one of the dead-letter reasons the metrics count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, Literal, TypeVar, overload
+
+from pydantic import ValidationError
+
+from pipeline.contracts import InvoiceIssued, TaxAcknowledged, compact_error
+
+MAX_VALUE_BYTES = 1024 * 1024
+"""Values larger than this (1 MiB) are rejected as ``too_large`` without being parsed."""
+
+RejectReason = Literal["too_large", "not_json", "contract", "key_mismatch"]
+EventKind = Literal["issued", "acknowledged"]
+E = TypeVar("E", InvoiceIssued, TaxAcknowledged)
+
+_NOT_AN_OBJECT = frozenset({"model_type", "model_attributes_type"})
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted(Generic[E]):
+    """A record that satisfies its contract; ``warnings`` as from ``event.warnings()``."""
+
+    event: E
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record for the dead-letter topic; ``error`` is a short message without input values."""
+
+    reason: RejectReason
+    error: str
+
+
+@overload
+def classify(
+    kind: Literal["issued"], key: bytes | None, value: bytes | None
+) -> Accepted[InvoiceIssued] | Rejected: ...
+@overload
+def classify(
+    kind: Literal["acknowledged"], key: bytes | None, value: bytes | None
+) -> Accepted[TaxAcknowledged] | Rejected: ...
+def classify(
+    kind: EventKind, key: bytes | None, value: bytes | None
+) -> Accepted[InvoiceIssued] | Accepted[TaxAcknowledged] | Rejected:
+    """Validate one record of ``kind`` read from Kafka (``key`` must equal ``invoice_id``).
+
+    Checks in order: size, JSON object, contract, key. Raises only ``ValueError`` for an
+    unknown ``kind`` (a programming error, not bad input).
+    """
+    if kind == "issued":
+        return _classify(InvoiceIssued, key, value)
+    if kind == "acknowledged":
+        return _classify(TaxAcknowledged, key, value)
+    raise ValueError(f"unknown event kind {kind!r}")
+
+
+def _classify(model: type[E], key: bytes | None, value: bytes | None) -> Accepted[E] | Rejected:
+    if value is None or not value:
+        return Rejected("not_json", "empty record value")
+    if len(value) > MAX_VALUE_BYTES:
+        return Rejected("too_large", f"value is {len(value)} bytes; the limit is {MAX_VALUE_BYTES}")
+    try:
+        event = model.model_validate_json(value)
+    except ValidationError as error:
+        return _rejection(error)
+    except Exception as error:  # a validator bug must not stop the worker on one record
+        return Rejected("contract", f"validation failed unexpectedly: {type(error).__name__}")
+    mismatch = _key_mismatch(key, event.invoice_id)
+    if mismatch:
+        return Rejected("key_mismatch", mismatch)
+    return Accepted(event, tuple(event.warnings()))
+
+
+def _rejection(error: ValidationError) -> Rejected:
+    details = error.errors(include_url=False, include_input=False, include_context=False)
+    root_types = {detail["type"] for detail in details if not detail["loc"]}
+    if "json_invalid" in root_types:
+        return Rejected("not_json", compact_error(error))
+    if root_types & _NOT_AN_OBJECT:
+        return Rejected("not_json", "value is JSON but not a JSON object")
+    return Rejected("contract", compact_error(error))
+
+
+def _key_mismatch(key: bytes | None, invoice_id: str) -> str | None:
+    if key is None:
+        return "record has no key; the key must be the invoice_id"
+    try:
+        text = key.decode("utf-8")
+    except UnicodeDecodeError:
+        return "record key is not UTF-8; the key must be the invoice_id"
+    if text != invoice_id:
+        return f"record key ({len(key)} bytes) does not equal invoice_id"
+    return None
