@@ -191,6 +191,19 @@ CASES = [
         [W, REJ],
     ),
     Case(
+        "rejected, then warning, then accepted: ids in canonical order",
+        [
+            Step(T0, issue()),
+            Step(T0 + 5, ack("rejected", T0 + 5)),
+            Step(WARN_AT),
+            Step(WARN_AT + 20, ack("accepted", WARN_AT + 15)),
+        ],
+        [REJ, W, RES],
+        "synced",
+        Flag.WARNED | Flag.REJECTION_ALERTED | Flag.RESOLVED,
+        [W, REJ],
+    ),
+    Case(
         "second rejection (new event id) alerts no more",
         [
             Step(T0, issue()),
@@ -442,6 +455,7 @@ def test_no_effect_returns_the_same_object() -> None:
     synced, _ = on_ack(state, ack("accepted", T0, "a1"), now=T0, partition=1)
     replay, alerts = on_ack(synced, ack("accepted", T0, "a1"), now=T0 + 5, partition=1)
     assert replay is synced and alerts == []
+    assert state is not None
     quiet, alerts = on_due(state, now=T0 + 1, watermark=T0 + 1)
     assert quiet is state and alerts == []
 

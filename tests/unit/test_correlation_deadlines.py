@@ -1,0 +1,75 @@
+"""DeadlineIndex: min-heap with lazy invalidation."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.correlation import DeadlineIndex
+
+
+def test_pop_due_in_order_up_to_until_and_limit() -> None:
+    index = DeadlineIndex()
+    for invoice_id, at in [("c", 30.0), ("a", 10.0), ("b", 20.0), ("d", 40.0)]:
+        index.schedule(invoice_id, at)
+    assert index.peek() == 10.0
+    assert index.pop_due(until=30.0, limit=2) == ["a", "b"]
+    assert index.pop_due(until=30.0, limit=10) == ["c"]
+    assert index.pop_due(until=30.0, limit=10) == []
+    assert len(index) == 1 and "d" in index and "a" not in index
+    assert index.peek() == 40.0
+
+
+def test_reschedule_and_cancel_skip_stale_entries() -> None:
+    index = DeadlineIndex()
+    index.schedule("a", 10.0)
+    index.schedule("b", 15.0)
+    index.schedule("a", 50.0)  # moved later: the 10.0 entry is stale
+    index.schedule("b", None)  # cancelled
+    assert len(index) == 1
+    assert index.peek() == 50.0
+    assert index.pop_due(until=20.0, limit=10) == []
+    assert index.pop_due(until=50.0, limit=10) == ["a"]
+    assert index.peek() is None and len(index) == 0
+
+
+def test_same_time_again_is_one_entry() -> None:
+    index = DeadlineIndex()
+    index.schedule("a", 10.0)
+    index.schedule("a", 10.0)
+    assert index.pop_due(until=10.0, limit=10) == ["a"]
+    assert index.pop_due(until=10.0, limit=10) == []
+
+
+def test_heap_is_compacted_under_churn() -> None:
+    index = DeadlineIndex()
+    for n in range(10_000):
+        index.schedule("a", float(n))
+    assert len(index._heap) <= 2 * len(index) + 65
+
+
+ops = st.lists(
+    st.tuples(st.sampled_from("abcdef"), st.none() | st.floats(0, 100, allow_nan=False)),
+    max_size=60,
+)
+
+
+@given(ops, st.floats(0, 100), st.integers(0, 8))
+def test_matches_a_plain_dict(
+    schedule: list[tuple[str, float | None]], until: float, limit: int
+) -> None:
+    index = DeadlineIndex()
+    model: dict[str, float] = {}
+    for invoice_id, at in schedule:
+        index.schedule(invoice_id, at)
+        if at is None:
+            model.pop(invoice_id, None)
+        else:
+            model[invoice_id] = at
+    assert len(index) == len(model)
+    assert index.peek() == min(model.values(), default=None)
+    popped = index.pop_due(until, limit)
+    due = sorted((at, key) for key, at in model.items() if at <= until)
+    assert [model[key] for key in popped] == [at for at, _ in due[:limit]]
+    assert set(popped) <= {key for _, key in due}
+    assert len(index) == len(model) - len(popped)
