@@ -1,0 +1,49 @@
+# invoice-sync: every target sets up what it needs on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup venv kafka-jars monitoring-tools deploy-tools lint test test-unit test-integration demo bench schemas clean
+
+setup: venv kafka-jars monitoring-tools deploy-tools
+
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,lint]'
+	touch $(STAMP)
+
+kafka-jars: venv
+	$(BIN)/python -m pipeline.localkafka fetch
+
+monitoring-tools:
+	bash scripts/install-monitoring.sh
+
+deploy-tools: venv
+	bash scripts/install-deploy-tools.sh
+
+lint: venv
+	$(BIN)/ruff check pipeline tests
+	$(BIN)/mypy
+
+schemas: venv
+	$(BIN)/invoice-sync schemas export --dir schemas
+
+# Unit, component, integration (a real Kafka broker started by the test session) and end-to-end
+# (real Prometheus and Alertmanager) tests.
+test: setup
+	$(BIN)/pytest -p no:cacheprovider tests
+
+test-unit: venv
+	$(BIN)/pytest -p no:cacheprovider tests/unit
+
+test-integration: venv kafka-jars
+	$(BIN)/pytest -p no:cacheprovider tests/integration
+
+demo: venv kafka-jars
+	$(BIN)/invoice-sync demo
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,126 @@
+"""Configuration: environment variables with the ``INVOICE_SYNC_`` prefix.
+
+Every setting is validated at start-up; a bad value stops the process with one line that names the
+environment variable and what it accepts (see :func:`load_settings`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.correlation.durations import parse_duration
+
+ENV_PREFIX = "INVOICE_SYNC_"
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""Seconds, given as ``90s``, ``15m``, ``4h``, ``7d`` or a plain number of seconds."""
+
+_BROKER_URL = re.compile(r"^(kafka://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._\-]{1,249}$")
+
+
+class Settings(BaseSettings):
+    """All settings of a worker; field ``x`` is read from ``INVOICE_SYNC_X``."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    broker: str = "kafka://127.0.0.1:9092"
+    app_id: str = "invoice-sync"
+    instance_id: str | None = None
+
+    topic_issued: str = "invoice.issued"
+    topic_acknowledged: str = "invoice.acknowledged"
+    topic_alerts: str = "invoice.sync.alerts"
+    topic_dlq: str = "invoice.sync.dlq"
+    topic_ticks: str = "invoice-sync.ticks"
+    partitions: int = Field(default=6, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1, le=16)
+
+    warn_after: Duration = 15 * 60.0
+    critical_after: Duration = 4 * 3600.0
+    retention: Duration = 7 * 86400.0
+    max_clock_skew: Duration = 300.0
+    tick_interval: Duration = 1.0
+    sla_rules: Path | None = None
+
+    alert_rate: float = Field(default=200.0, gt=0)
+    alert_burst: int = Field(default=1000, ge=1)
+    degraded_window: Duration = 300.0
+    degraded_min_invoices: int = Field(default=20, ge=1)
+    degraded_share: float = Field(default=0.5, gt=0, le=1)
+
+    data_dir: Path = Path("var/state")
+    web_port: int = Field(default=6066, ge=1, le=65535)
+    web_bind: str = "0.0.0.0"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    session_timeout: Duration = 30.0
+    rocksdb_block_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=1024 * 1024)
+    rocksdb_write_buffer_bytes: int = Field(default=8 * 1024 * 1024, ge=1024 * 1024)
+
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        hosts = value.removeprefix("kafka://").split(",")
+        if not all(_BROKER_URL.match(h.strip()) for h in hosts):
+            raise ValueError("expected kafka://HOST:PORT[,HOST:PORT...]")
+        return value
+
+    @field_validator(
+        "topic_issued", "topic_acknowledged", "topic_alerts", "topic_dlq", "topic_ticks")
+    @classmethod
+    def _topic_name(cls, value: str) -> str:
+        if not _TOPIC_NAME.match(value):
+            raise ValueError("expected 1-249 characters of A-Z a-z 0-9 . _ -")
+        return value
+
+    @field_validator("critical_after")
+    @classmethod
+    def _critical_after_warning(cls, value: float, info: object) -> float:
+        warn = getattr(info, "data", {}).get("warn_after")
+        if warn is not None and value <= warn:
+            raise ValueError(f"must be longer than WARN_AFTER ({warn:g}s)")
+        return value
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The broker list without the ``kafka://`` scheme, as aiokafka wants it."""
+        return ",".join(h.strip().removeprefix("kafka://") for h in self.broker.split(","))
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message names the environment variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings, raising :class:`SettingsError` with one line per problem."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc)) from None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """Render pydantic errors as ``invalid setting INVOICE_SYNC_X='v': reason`` lines."""
+    lines = []
+    for err in exc.errors():
+        name = ENV_PREFIX + "_".join(str(p) for p in err["loc"]).upper()
+        value = err.get("input")
+        secret = "PASSWORD" in name
+        shown = "" if secret or isinstance(value, dict) or value is None else f"={value!r}"
+        reason = err["msg"].removeprefix("Value error, ")
+        lines.append(f"invalid setting {name}{shown}: {reason}")
+    return "\n".join(lines)

@@ -1,0 +1,273 @@
+"""The faust application: topics, the invoice table, the single correlating agent, the tick timer.
+
+A thin adapter. Validation lives in :mod:`pipeline.intake`, the rules in
+:mod:`pipeline.correlation`, and the ordering of effects in
+:class:`~pipeline.worker.correlator.Correlator`.
+
+Why one agent over three topics: issued, acknowledged and tick messages of one partition all touch
+the same table keys; a single agent with concurrency 1 applies them one at a time, so no two
+coroutines ever interleave a read-modify-write of one invoice (FAUST.md trap 3).
+
+Why a tick topic: faust timers run on every worker and cannot write tables (FAUST.md traps 1, 2).
+Each worker's timer sends one tick per second to the tick partitions it actively owns; the tick
+arrives in stream iteration on that partition, so deadline processing may write the table there,
+and only the partition's owner ever sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+from faust.types import TP
+
+from pipeline import intake
+from pipeline.correlation.alerts import Alert
+from pipeline.correlation.outage import OutageDetector
+from pipeline.correlation.ratelimit import TokenBucket
+from pipeline.correlation.rules import synced_transition
+from pipeline.correlation.sla import SlaRules, Thresholds
+from pipeline.correlation.state import InvoiceState
+from pipeline.kafka_options import faust_credentials
+from pipeline.logs import get_logger
+from pipeline.metrics import AGE_BANDS, Metrics
+from pipeline.settings import Settings
+from pipeline.worker.correlator import Correlator
+from pipeline.worker.deadletter import dead_letter_headers
+from pipeline.worker.wire import alert_key, alert_to_json, to_ack, to_issued
+
+log = get_logger(__name__)
+
+
+class CommitSensor(faust.Sensor):  # type: ignore[misc]
+    """Records when offsets were last committed (a stuck commit is a silent failure otherwise)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        super().__init__()
+        self._metrics = metrics
+
+    def on_commit_completed(self, consumer: Any, state: Any) -> None:
+        self._metrics.last_commit.set(time.time())
+
+
+class InvoiceSyncApp:
+    """Builds and holds the faust app and the correlator for one worker process."""
+
+    def __init__(self, settings: Settings, metrics: Metrics, sla: SlaRules | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        s = settings
+        self.app = faust.App(
+            s.app_id,
+            broker=s.broker,
+            broker_credentials=faust_credentials(s),
+            # faust 0.15 has no "rocksdict://" URL: its RocksDB store runs on rocksdict when
+            # use_rocksdict is set (python-rocksdb is unmaintained).
+            store="rocksdb://",
+            datadir=str(s.data_dir),
+            topic_partitions=s.partitions,
+            topic_replication_factor=s.replication_factor,
+            web_enabled=True,
+            web_port=s.web_port,
+            web_bind=s.web_bind,
+            consumer_auto_offset_reset="earliest",
+            consumer_group_instance_id=s.instance_id,
+            broker_session_timeout=s.session_timeout,
+            broker_heartbeat_interval=max(1.0, s.session_timeout / 10),
+            broker_request_timeout=max(40.0, s.session_timeout + 10),
+            broker_commit_interval=1.0,
+            producer_acks=-1,
+            stream_wait_empty=True,
+            table_standby_replicas=0,
+            rocksdb_options={
+                "block_cache_size": s.rocksdb_block_cache_bytes,
+                "write_buffer_size": s.rocksdb_write_buffer_bytes,
+                "max_write_buffer_number": 2,
+                "block_cache_compressed_size": 0,
+                "use_rocksdict": True,
+            },
+        )
+        self.app.sensors.add(CommitSensor(metrics))
+        raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
+                               "key_serializer": "raw", "value_serializer": "raw"}
+        self.source = self.app.topic(s.topic_issued, s.topic_acknowledged, s.topic_ticks,
+                                     partitions=s.partitions, **raw)
+        self.ticks = self.app.topic(s.topic_ticks, partitions=s.partitions, **raw)
+        self.alerts = self.app.topic(s.topic_alerts, **raw)
+        self.dlq = self.app.topic(s.topic_dlq, **raw)
+        self.table = self.app.Table(
+            "invoices", key_type=str, value_type=bytes,
+            partitions=s.partitions, help="Per-invoice sync state.")
+        default = Thresholds(warn_after=s.warn_after, critical_after=s.critical_after)
+        self.correlator = Correlator(
+            store=self.table,
+            sla=sla or SlaRules(default=default),
+            emit=self.emit_alerts,
+            outages=OutageDetector(window_seconds=s.degraded_window,
+                                   min_due=s.degraded_min_invoices,
+                                   share_threshold=s.degraded_share),
+            drain=TokenBucket(rate_per_second=s.alert_rate, burst=s.alert_burst),
+            max_clock_skew=s.max_clock_skew,
+            retention=s.retention,
+            on_transition=self._count_transition,
+        )
+        self._assigned_generation = 0
+        self._built_generation = -1
+        self._next_offsets: dict[TP, int] = {}
+        self.app.on_partitions_assigned.connect(self._on_assigned)
+        self.app.agent(self.source, name="correlate", concurrency=1)(self._correlate)
+        self.app.timer(s.tick_interval, name="tick")(self._send_ticks)
+        from pipeline.worker.web import register_views
+
+        register_views(self)
+
+    # -- agent ----------------------------------------------------------------------------
+
+    async def _correlate(self, stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            try:
+                await self._dispatch(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug on one message must not stop the partition
+                log.exception("processing_failed", topic=message.topic,
+                              partition=message.partition, offset=message.offset)
+                await self._dead_letter(message, "processing_error", repr(exc)[:500])
+            self._next_offsets[message.tp] = message.offset + 1
+
+    async def _dispatch(self, message: Any) -> None:
+        s = self.settings
+        if message.topic == s.topic_ticks:
+            await self._on_tick(message.partition)
+            return
+        kind = "issued" if message.topic == s.topic_issued else "acknowledged"
+        verdict = intake.classify(kind, message.key, message.value)
+        if isinstance(verdict, intake.Rejected):
+            self.metrics.events.labels(topic=message.topic, outcome="invalid").inc()
+            await self._dead_letter(message, verdict.reason, verdict.error)
+            if kind == "acknowledged":
+                self.correlator.on_unusable_ack(message.partition, message.offset)
+            return
+        self.metrics.events.labels(topic=message.topic, outcome="valid").inc()
+        for warning in verdict.warnings:
+            self.metrics.taxpayer_id_warnings.labels(field=warning).inc()
+        if kind == "issued":
+            await self.correlator.on_issued(to_issued(verdict.event), message.partition)
+        else:
+            await self.correlator.on_ack(to_ack(verdict.event), message.partition,
+                                         message.offset)
+
+    async def _on_tick(self, partition: int) -> None:
+        if self._built_generation != self._assigned_generation:
+            self._built_generation = self._assigned_generation
+            self.correlator.rebuild(self._table_records(), self.active_partitions())
+            self._refresh_pending_gauges()
+        tp = TP(self.settings.topic_acknowledged, partition)
+        await self.correlator.on_tick(partition, end_offset=self._end_offset(tp),
+                                      committed=self._committed(tp))
+
+    # -- effects --------------------------------------------------------------------------
+
+    async def emit_alerts(self, alerts: Sequence[Alert]) -> None:
+        """Send alerts keyed by invoice id and wait until the broker has every one."""
+        pending = [
+            await self.alerts.send(key=alert_key(a), value=alert_to_json(a)) for a in alerts
+        ]
+        await asyncio.gather(*pending)
+        for alert in alerts:
+            log.info("alert_emitted", alert_id=alert.alert_id, kind=alert.kind,
+                     severity=alert.severity, invoice_id=alert.invoice_id,
+                     region_code=alert.region_code, message=alert.message)
+
+    async def _dead_letter(self, message: Any, reason: str, error: str) -> None:
+        headers = dead_letter_headers(message.topic, message.partition, message.offset,
+                                      reason, error)
+        await self.dlq.send(key=message.key, value=message.value, headers=headers)
+        self.metrics.dead_letters.labels(topic=message.topic, reason=reason).inc()
+        log.warning("dead_lettered", topic=message.topic, partition=message.partition,
+                    offset=message.offset, reason=reason, error=error)
+
+    # -- timer ----------------------------------------------------------------------------
+
+    async def _send_ticks(self) -> None:
+        for partition in sorted(self.active_partitions()):
+            await self.ticks.send(value=b"", partition=partition)
+        self._refresh_lag_gauges()
+        self._refresh_pending_gauges()
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    async def _on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
+        self._assigned_generation += 1
+
+    def active_partitions(self) -> set[int]:
+        """Tick partitions this worker actively owns (standbys excluded)."""
+        topic = self.settings.topic_ticks
+        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
+
+    def _table_records(self) -> list[tuple[str, bytes]]:
+        return [(str(k, "utf-8") if isinstance(k, bytes) else k, v)
+                for k, v in self.table.items()]
+
+    def _end_offset(self, tp: TP) -> int | None:
+        try:
+            end: int | None = self.app.consumer.highwater(tp)
+        except Exception:  # not assigned (yet) or consumer restarting
+            return None
+        return end
+
+    def _committed(self, tp: TP) -> int | None:
+        # The group's committed offset (the next offset to read) as faust loaded it on
+        # assignment: it stands for "read up to here" before any message was processed.
+        committed: int | None = self.app.consumer._committed_offset.get(tp)
+        return committed
+
+    def _count_transition(self, old: InvoiceState | None, new: InvoiceState | None,
+                          alerts: Sequence[Alert]) -> None:
+        m = self.metrics
+        for alert in alerts:
+            m.alerts.labels(kind=alert.kind, severity=alert.severity,
+                            region_code=m.region(alert.region_code or "")).inc()
+            if alert.kind == "rejected":
+                m.rejections.labels(reason_code=m.reason_code(alert.reason_code or "")).inc()
+        sync = synced_transition(old, new)
+        if sync is not None:
+            m.latency.labels(region_code=m.region(sync.region_code),
+                             source_system=m.source(sync.source_system)).observe(
+                sync.latency_seconds)
+
+    def _refresh_pending_gauges(self) -> None:
+        m = self.metrics
+        m.pending.clear()
+        for band in AGE_BANDS:
+            m.pending.labels(region_code="other", age_band=band).set(0)
+        for (region, band), count in self.correlator.pending.counts.items():
+            m.pending.labels(region_code=m.region(region), age_band=band).inc(count)
+        m.oldest_pending.set(self.correlator.pending.oldest_issued_at() or 0)
+        m.degraded.clear()
+        for scope, value in self.correlator.outages.active():
+            m.degraded.labels(scope=scope, value=m.region(value) if scope == "region_code"
+                              else m.source(value)).set(1)
+
+    def _refresh_lag_gauges(self) -> None:
+        s, m = self.settings, self.metrics
+        now = time.time()
+        marks = []
+        for topic in (s.topic_issued, s.topic_acknowledged):
+            lag = 0
+            for partition in self.active_partitions():
+                tp = TP(topic, partition)
+                end = self._end_offset(tp)
+                read = max(self._next_offsets.get(tp, 0), self._committed(tp) or 0)
+                if end is not None:
+                    lag += max(0, end - read)
+                if topic == s.topic_acknowledged:
+                    marks.append(self.correlator.watermarks.value(
+                        partition, end_offset=end, committed=self._committed(tp), now=now))
+            m.lag.labels(topic=topic).set(lag)
+        if marks:
+            m.watermark.set(min(marks))

@@ -1,0 +1,158 @@
+"""The stateful adapter between the pure correlation rules and the faust agent.
+
+It owns what is derived and rebuildable (deadline heaps, ack watermarks, pending counts, the outage
+detector) and applies each decision in a crash-safe order: alerts are sent and their delivery
+awaited BEFORE the record that says "alerted" is written. A crash in between re-sends the same
+alert ids (at-least-once, deduplicated downstream); the opposite order could lose an alert.
+
+The store is any mutable mapping of invoice id -> encoded record: a faust Table in the worker, a
+dict in component tests. Every method here runs inside the single agent (concurrency 1), so
+table writes happen in stream iteration as faust requires.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+
+from pipeline.correlation import rules
+from pipeline.correlation.alerts import Alert
+from pipeline.correlation.deadlines import DeadlineIndex
+from pipeline.correlation.facts import Ack, Issued
+from pipeline.correlation.outage import OutageDetector
+from pipeline.correlation.pending import PendingBook
+from pipeline.correlation.ratelimit import TokenBucket
+from pipeline.correlation.sla import SlaRules
+from pipeline.correlation.state import InvoiceState, decode, encode
+from pipeline.correlation.watermark import AckWatermarks
+from pipeline.logs import get_logger
+
+log = get_logger(__name__)
+
+EmitAlerts = Callable[[Sequence[Alert]], Awaitable[None]]
+"""Sends alerts to the alert topic and returns once the broker has them."""
+
+MAX_DUE_PER_TICK = 5000
+
+
+class Correlator:
+    """Applies issued, acknowledged and tick events of the partitions this worker owns."""
+
+    def __init__(
+        self,
+        *,
+        store: MutableMapping[str, bytes],
+        sla: SlaRules,
+        emit: EmitAlerts,
+        outages: OutageDetector,
+        drain: TokenBucket,
+        max_clock_skew: float = 300.0,
+        retention: float = 7 * 86400.0,
+        on_transition: Callable[[InvoiceState | None, InvoiceState | None, Sequence[Alert]], None]
+        | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.sla = sla
+        self.emit = emit
+        self.outages = outages
+        self.drain = drain
+        self.max_clock_skew = max_clock_skew
+        self.retention = retention
+        self.on_transition = on_transition
+        self.clock = clock
+        self.watermarks = AckWatermarks()
+        self.deadlines: dict[int, DeadlineIndex] = {}
+        self.pending = PendingBook()
+
+    # -- events ---------------------------------------------------------------------------
+
+    async def on_issued(self, issued: Issued, partition: int) -> None:
+        """An invoice was issued."""
+        now = self.clock()
+        old = self._load(issued.invoice_id)
+        thresholds = self.sla.for_invoice(issued.region_code, issued.source_system)
+        new, alerts = rules.on_issued(
+            old, issued, now=now, sla=thresholds, partition=partition,
+            max_future_skew=self.max_clock_skew, retention=self.retention)
+        await self._apply(issued.invoice_id, partition, old, new, alerts)
+
+    async def on_ack(self, ack: Ack, partition: int, offset: int) -> None:
+        """The tax platform answered for an invoice."""
+        now = self.clock()
+        old = self._load(ack.invoice_id)
+        new, alerts = rules.on_ack(old, ack, now=now, partition=partition,
+                                   retention=self.retention)
+        self.watermarks.observe(partition, offset, ack.acknowledged_at, now)
+        await self._apply(ack.invoice_id, partition, old, new, alerts)
+
+    def on_unusable_ack(self, partition: int, offset: int) -> None:
+        """An ack-topic message went to the dead-letter topic: it still counts as read."""
+        self.watermarks.observe_offset(partition, offset)
+
+    async def on_tick(self, partition: int, *, end_offset: int | None,
+                      committed: int | None) -> None:
+        """Fire what is due on ``partition``, as far as the ack watermark allows."""
+        now = self.clock()
+        watermark = self.watermarks.value(partition, end_offset=end_offset,
+                                          committed=committed, now=now)
+        index = self.deadlines.setdefault(partition, DeadlineIndex())
+        budget = self.drain.take(now, MAX_DUE_PER_TICK)
+        for invoice_id in index.pop_due(min(now, watermark), budget):
+            old = self._load(invoice_id)
+            if old is None:
+                continue
+            new, alerts = rules.on_due(old, now=now, watermark=watermark)
+            for alert in alerts:
+                if alert.kind == "unsynced" and alert.severity == "warning":
+                    self.outages.observe_due(
+                        old.region_code or "", old.source_system or "", unsynced=True, at=now)
+            await self._apply(invoice_id, partition, old, new, alerts)
+        outage_alerts = self.outages.evaluate(now)
+        if outage_alerts:
+            await self.emit(outage_alerts)
+            if self.on_transition is not None:
+                self.on_transition(None, None, outage_alerts)
+
+    # -- state ----------------------------------------------------------------------------
+
+    def rebuild(self, records: Iterable[tuple[str, bytes]], partitions: set[int]) -> int:
+        """Re-derive deadline heaps and pending counts from the table after (re)assignment."""
+        self.deadlines = {p: DeadlineIndex() for p in partitions}
+        self.pending = PendingBook()
+        count = 0
+        for key, raw in records:
+            state = decode(raw)
+            if state.partition not in partitions:
+                continue
+            count += 1
+            self.deadlines[state.partition].schedule(key, rules.next_due(state))
+            self.pending.update(None, state)
+        for stale in set(self.watermarks.partitions()) - partitions:
+            self.watermarks.forget(stale)
+        log.info("state_rebuilt", invoices=count, partitions=sorted(partitions))
+        return count
+
+    def _load(self, invoice_id: str) -> InvoiceState | None:
+        raw = self.store.get(invoice_id)
+        return None if raw is None else decode(raw)
+
+    async def _apply(self, invoice_id: str, partition: int, old: InvoiceState | None,
+                     new: InvoiceState | None, alerts: Sequence[Alert]) -> None:
+        if alerts:
+            await self.emit(alerts)
+        sync = rules.synced_transition(old, new)
+        if sync is not None:
+            observe = (self.outages.observe_synced_in_time if sync.in_time
+                       else self.outages.observe_synced_late)
+            observe(sync.region_code, sync.source_system, at=self.clock())
+        if new != old:
+            if new is None:
+                self.store.pop(invoice_id, None)
+            else:
+                self.store[invoice_id] = encode(new)
+            self.pending.update(old, new)
+        index = self.deadlines.setdefault(partition, DeadlineIndex())
+        index.schedule(invoice_id, None if new is None else rules.next_due(new))
+        if self.on_transition is not None:
+            self.on_transition(old, new, alerts)

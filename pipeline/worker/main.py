@@ -1,0 +1,57 @@
+"""``invoice-sync worker``: validate settings, create topics, run the faust worker."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import faust
+
+from pipeline.correlation.sla import SlaRules, SlaRulesError, Thresholds
+from pipeline.logs import configure_logging, get_logger
+from pipeline.metrics import Metrics
+from pipeline.settings import Settings, SettingsError, load_settings
+from pipeline.topics import TopicLayoutError, ensure_topics
+
+log = get_logger(__name__)
+
+
+def load_sla(settings: Settings) -> SlaRules:
+    """The SLA rules file if one is configured, else the WARN_AFTER/CRITICAL_AFTER defaults."""
+    default = Thresholds(warn_after=settings.warn_after, critical_after=settings.critical_after)
+    if settings.sla_rules is None:
+        return SlaRules(default=default)
+    return SlaRules.load(settings.sla_rules, default)
+
+
+def run_worker() -> int:
+    """Run until stopped; returns the process exit code."""
+    try:
+        settings = load_settings()
+        sla = load_sla(settings)
+    except (SettingsError, SlaRulesError) as exc:
+        print(f"invoice-sync: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        asyncio.run(ensure_topics(settings))
+    except TopicLayoutError as exc:
+        log.error("topic_layout_mismatch", error=str(exc))
+        print(f"invoice-sync: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        log.error("broker_unreachable", broker=settings.broker, error=repr(exc))
+        print(f"invoice-sync: cannot reach the broker at {settings.broker}: {exc!r}",
+              file=sys.stderr)
+        return 1
+    from pipeline.worker.app import InvoiceSyncApp
+
+    worker = InvoiceSyncApp(settings, Metrics(), sla)
+    log.info("worker_starting", broker=settings.broker, partitions=settings.partitions,
+             warn_after=settings.warn_after, critical_after=settings.critical_after,
+             data_dir=str(settings.data_dir), web_port=settings.web_port)
+    faust_worker = faust.Worker(
+        worker.app, loglevel=settings.log_level, quiet=True, override_logging=False,
+        redirect_stdouts=False)
+    faust_worker.execute_from_commandline()
+    return 0

@@ -1,0 +1,45 @@
+"""HTTP endpoints on faust's web server: liveness, readiness and Prometheus metrics.
+
+Liveness never looks at Kafka: a broker blip must not make an orchestrator restart every pod.
+Readiness means this worker owns partitions and its table recovery has finished.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+if TYPE_CHECKING:
+    from pipeline.worker.app import InvoiceSyncApp
+
+
+def readiness(worker: InvoiceSyncApp) -> tuple[bool, str]:
+    """(ready, why) for /readyz."""
+    app = worker.app
+    if app.rebalancing:
+        return False, "rebalancing"
+    if not app.tables.recovery.completed.is_set():
+        return False, "table recovery in progress"
+    if not worker.active_partitions():
+        return False, "no partitions assigned"
+    return True, "ok"
+
+
+def register_views(worker: InvoiceSyncApp) -> None:
+    """Attach /healthz, /readyz and /metrics to the worker's faust app."""
+    app = worker.app
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        ready, why = readiness(worker)
+        return web.json({"ready": ready, "reason": why}, status=200 if ready else 503)
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(worker.metrics.registry),
+                         content_type=CONTENT_TYPE_LATEST.split(";")[0])

@@ -1,0 +1,66 @@
+"""Conversions between the wire contracts (pydantic, ISO timestamps) and the core's plain facts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+import orjson
+
+from pipeline.contracts import InvoiceIssued, SyncAlert, TaxAcknowledged
+from pipeline.correlation.alerts import Alert
+from pipeline.correlation.facts import Ack, Issued
+
+
+def to_issued(event: InvoiceIssued) -> Issued:
+    """The facts of an invoice.issued event that the correlation needs."""
+    return Issued(
+        invoice_id=event.invoice_id,
+        event_id=event.event_id,
+        issued_at=event.issued_at.timestamp(),
+        region_code=event.region_code,
+        source_system=event.source_system,
+        seller_tax_id=event.seller_tax_id,
+        red=event.red,
+    )
+
+
+def to_ack(event: TaxAcknowledged) -> Ack:
+    """The facts of a tax.acknowledged event."""
+    return Ack(
+        invoice_id=event.invoice_id,
+        event_id=event.event_id,
+        status=event.status,
+        acknowledged_at=event.acknowledged_at.timestamp(),
+        reason_code=event.reason_code,
+        reason=event.reason,
+    )
+
+
+def _instant(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+
+def alert_to_contract(alert: Alert) -> SyncAlert:
+    """The invoice.sync.alert event for ``alert``."""
+    fields = asdict(alert)
+    for name in ("issued_at", "deadline_at", "detected_at"):
+        fields[name] = _instant(fields[name])
+    fields["resolved_alert_ids"] = list(alert.resolved_alert_ids)
+    for name in ("region_code", "source_system", "seller_tax_id"):
+        fields[name] = fields[name] or ""
+    return SyncAlert.model_validate(fields)
+
+
+def alert_to_json(alert: Alert) -> bytes:
+    """UTF-8 JSON of the alert event, omitting fields that do not apply to its kind."""
+    document = alert_to_contract(alert).model_dump(mode="json", exclude_none=True)
+    return orjson.dumps(document)
+
+
+def alert_key(alert: Alert) -> bytes:
+    """Kafka key: the invoice id, or ``scope:value`` for region/source alerts."""
+    if alert.invoice_id:
+        return alert.invoice_id.encode()
+    value = alert.region_code if alert.scope == "region_code" else alert.source_system
+    return f"{alert.scope}:{value}".encode()
