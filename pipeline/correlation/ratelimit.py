@@ -23,14 +23,26 @@ class TokenBucket:
         self._tokens = float(burst)
         self._last: float | None = None
 
+    def available(self, now: float) -> int:
+        """Whole tokens that :meth:`take` would grant at ``now`` (takes none).
+
+        Lets the caller size a batch (``pop_due(until, bucket.available(now))``) and then
+        ``take`` only what it actually used, so idle ticks do not waste the burst.
+        """
+        self._refill(now)
+        return int(self._tokens)
+
     def take(self, now: float, n: int) -> int:
         """Take up to ``n`` whole tokens; return how many were granted (0..n)."""
+        self._refill(now)
+        granted = max(0, min(n, int(self._tokens)))
+        self._tokens -= granted
+        return granted
+
+    def _refill(self, now: float) -> None:
         if self._last is not None and now > self._last:
             self._tokens = min(
                 float(self.burst), self._tokens + (now - self._last) * self.rate_per_second
             )
         if self._last is None or now > self._last:
             self._last = now
-        granted = max(0, min(n, int(self._tokens)))
-        self._tokens -= granted
-        return granted

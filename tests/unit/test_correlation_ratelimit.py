@@ -19,6 +19,16 @@ def test_starts_full_then_refills_at_rate() -> None:
     assert bucket.take(100.0, 80) == 50  # capped at burst
 
 
+def test_available_takes_nothing() -> None:
+    bucket = TokenBucket(rate_per_second=2.0, burst=10)
+    assert bucket.available(0.0) == 10
+    assert bucket.take(0.0, 3) == 3
+    assert bucket.available(0.0) == 7
+    assert bucket.available(0.0) == 7
+    assert bucket.available(1.0) == 9
+    assert bucket.take(1.0, 100) == 9
+
+
 def test_clock_going_backwards_adds_nothing() -> None:
     bucket = TokenBucket(rate_per_second=1.0, burst=1)
     assert bucket.take(10.0, 1) == 1
