@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StrictInt, model_validator
+from pydantic import BeforeValidator, Field, StrictInt, model_validator
 
 from pipeline.contracts.base import WireEvent
 from pipeline.contracts.identifiers import INVOICE_ID_MAX, EventId, ReasonCode, ReasonText
@@ -16,24 +16,31 @@ DegradedScope = Literal["region_code", "source_system"]
 
 Seconds = Annotated[float, Field(allow_inf_nan=False)]
 Count = Annotated[StrictInt, Field(ge=0)]
+MESSAGE_MAX = 1000
+
+
+def _one_line(value: Any) -> Any:
+    # Messages quote rejection reasons from the tax platform, which may be long or multi-line;
+    # an alert must never fail to be built because of them.
+    if not isinstance(value, str):
+        return value
+    line = " ".join(value.split())
+    return line if len(line) <= MESSAGE_MAX else line[: MESSAGE_MAX - 1] + "…"
 
 
 class SyncAlert(WireEvent):
     """One alert about one invoice, or (``degraded``) about a whole region or source system.
 
-    Per kind: ``unsynced``/``rejected``/``resolved``/``orphan_ack`` name an ``invoice_id``;
-    ``rejected`` carries ``reason_code`` and ``reason``; ``resolved`` lists the alerts it
-    resolves in ``resolved_alert_ids`` (and usually ``latency_seconds``); ``degraded`` has
-    ``invoice_id == ""``, a ``scope``, the affected value in the field the scope names
-    (``region_code`` or ``source_system``), and ``unsynced_count``, ``due_count``,
-    ``window_seconds``. Fields that do not apply are empty strings or null.
+    Per kind: ``unsynced``/``rejected``/``orphan_ack`` name an ``invoice_id``; ``rejected``
+    carries ``reason_code`` and ``reason``; ``resolved`` lists the alerts it resolves in
+    ``resolved_alert_ids`` and names either an ``invoice_id`` (usually with
+    ``latency_seconds``) or, ending a degraded episode, has ``invoice_id == ""`` and a
+    ``scope``; ``degraded`` has ``invoice_id == ""``, a ``scope``, the affected value in the
+    field the scope names (``region_code`` or ``source_system``), and ``unsynced_count``,
+    ``due_count``, ``window_seconds``. Fields that do not apply are "", null, or omitted.
+    ``message`` is folded onto one line (whitespace runs become one space) and cut to 1000
+    characters.
     """
-
-    # Produced by this pipeline: fields with defaults are still always written, so the
-    # serialization-mode schema marks them required.
-    model_config = ConfigDict(
-        frozen=True, extra="ignore", json_schema_serialization_defaults_required=True
-    )
 
     schema_version: StrictInt = Field(default=1, ge=1)
     event_type: Literal["invoice.sync.alert"] = "invoice.sync.alert"
@@ -56,11 +63,11 @@ class SyncAlert(WireEvent):
     unsynced_count: Count | None = None
     due_count: Count | None = None
     window_seconds: Annotated[Seconds, Field(gt=0)] | None = None
-    message: str = Field(default="", max_length=500, pattern=r"^[^\r\n]*$")
+    message: Annotated[str, BeforeValidator(_one_line), Field(max_length=MESSAGE_MAX)] = ""
 
     @model_validator(mode="after")
     def _fits_kind(self) -> SyncAlert:
-        problems = _degraded_problems(self) if self.kind == "degraded" else _invoice_problems(self)
+        problems = _invoice_problems(self) if self.invoice_id else _scope_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -68,8 +75,8 @@ class SyncAlert(WireEvent):
 
 def _invoice_problems(alert: SyncAlert) -> list[str]:
     problems = []
-    if not alert.invoice_id:
-        problems.append(f"invoice_id: required for a {alert.kind} alert")
+    if alert.kind == "degraded":
+        problems.append('invoice_id: must be "" for a degraded alert')
     if alert.kind == "rejected":
         problems += [f"{name}: required for a rejected alert" for name in ("reason_code", "reason")
                      if not getattr(alert, name)]
@@ -78,15 +85,19 @@ def _invoice_problems(alert: SyncAlert) -> list[str]:
     return problems
 
 
-def _degraded_problems(alert: SyncAlert) -> list[str]:
+def _scope_problems(alert: SyncAlert) -> list[str]:
+    """Alerts without an invoice: degraded episodes and the resolved alerts that end them."""
+    if alert.kind not in ("degraded", "resolved"):
+        return [f"invoice_id: required for a {alert.kind} alert"]
     problems = []
-    if alert.invoice_id:
-        problems.append('invoice_id: must be "" for a degraded alert')
     if alert.scope is None:
-        problems.append("scope: required for a degraded alert")
+        problems.append(f"scope: required for a {alert.kind} alert without invoice_id")
     elif not getattr(alert, alert.scope):
-        problems.append(f"{alert.scope}: names the degraded {alert.scope}; must not be empty")
-    problems += [f"{name}: required for a degraded alert"
-                 for name in ("unsynced_count", "due_count", "window_seconds")
-                 if getattr(alert, name) is None]
+        problems.append(f"{alert.scope}: names the {alert.scope} of scope; must not be empty")
+    if alert.kind == "resolved" and not alert.resolved_alert_ids:
+        problems.append("resolved_alert_ids: a resolved alert names the alerts it resolves")
+    if alert.kind == "degraded":
+        problems += [f"{name}: required for a degraded alert"
+                     for name in ("unsynced_count", "due_count", "window_seconds")
+                     if getattr(alert, name) is None]
     return problems

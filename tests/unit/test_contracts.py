@@ -201,6 +201,8 @@ VALID_ALERTS = [
     Valid("orphan ack", sample_alert(kind="orphan_ack", severity="info", issued_at=None,
                                      deadline_at=None, region_code="", seller_tax_id="")),
     Valid("degraded region", DEGRADED),
+    Valid("degraded recovered", {**DEGRADED, "kind": "resolved", "severity": "info",
+                                 "resolved_alert_ids": ["d-1"]}),
     Valid("degraded source", {**DEGRADED, "scope": "source_system", "region_code": "",
                               "source_system": "erp-1"}),
     Valid("minimal", without(sample_alert(), "region_code", "source_system", "seller_tax_id",
@@ -214,18 +216,25 @@ INVALID_ALERTS = [
     Invalid("resolved without ids", sample_alert(kind="resolved"), "resolved_alert_ids"),
     Invalid("unsynced without invoice", sample_alert(invoice_id=""),
             "invoice_id: required for a unsynced alert"),
+    Invalid("orphan ack without invoice", sample_alert(kind="orphan_ack", invoice_id=""),
+            "invoice_id: required for a orphan_ack alert"),
+    Invalid("resolved without invoice or scope", sample_alert(
+        kind="resolved", invoice_id="", resolved_alert_ids=["a"]),
+            "scope: required for a resolved alert without invoice_id"),
+    Invalid("degraded recovery without ids", {**DEGRADED, "kind": "resolved"},
+            "resolved_alert_ids"),
     Invalid("degraded with invoice", {**DEGRADED, "invoice_id": "x"},
             'invoice_id: must be "" for a degraded alert'),
     Invalid("degraded without scope", without(DEGRADED, "scope"), "scope: required"),
     Invalid("degraded without scope value", {**DEGRADED, "region_code": ""},
-            "region_code: names the degraded region_code"),
+            "region_code: names the region_code of scope"),
     Invalid("degraded without counts", without(DEGRADED, "due_count", "window_seconds"),
             "due_count: required for a degraded alert; window_seconds: required"),
     Invalid("unknown kind", sample_alert(kind="late"), "kind"),
     Invalid("unknown severity", sample_alert(severity="page"), "severity"),
     Invalid("naive detected_at", sample_alert(detected_at="2024-05-01T10:15:05"),
             "detected_at: must carry a UTC offset"),
-    Invalid("two-line message", sample_alert(message="a\nb"), "message"),
+    Invalid("message not a string", sample_alert(message=["a"]), "message"),
     Invalid("negative count", {**DEGRADED, "unsynced_count": -1}, "unsynced_count"),
     Invalid("zero window", {**DEGRADED, "window_seconds": 0}, "window_seconds"),
 ]
@@ -308,6 +317,15 @@ def test_timestamps_keep_their_offset_on_the_wire() -> None:
 def test_python_naive_datetime_is_refused() -> None:
     with pytest.raises(ValidationError, match="must carry a UTC offset"):
         InvoiceIssued.model_validate(sample_issued(issued_at=datetime(2024, 5, 1, 10)))
+
+
+@pytest.mark.parametrize(("message", "stored"), [
+    ("plain", "plain"),
+    ("rejected:\n  E1001\tbuyer id", "rejected: E1001 buyer id"),
+    ("x" * 1500, "x" * 999 + "…"),
+])
+def test_alert_message_is_folded_onto_one_bounded_line(message: str, stored: str) -> None:
+    assert SyncAlert.model_validate(sample_alert(message=message)).message == stored
 
 
 def test_unknown_fields_are_dropped_not_kept() -> None:
