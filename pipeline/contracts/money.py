@@ -22,7 +22,7 @@ def parse_money(value: Any) -> Decimal:
     JSON numbers are refused: a float has already lost the cents the invoice was issued with.
     """
     if isinstance(value, str):
-        if not _MONEY_RE.match(value) or value.endswith("\n"):
+        if not _MONEY_RE.fullmatch(value):
             raise ValueError('must be a decimal string with exactly two places, e.g. "100.00"')
         amount = Decimal(value)
     elif isinstance(value, Decimal):
