@@ -44,7 +44,7 @@ class Metrics:
     """Every metric the worker exports. One instance per process (tests make their own)."""
 
     def __init__(self, label_limit: int = 50) -> None:
-        disable_created_metrics()  # *_created series double the scrape for no alerting value
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series double the scrape for no alerting value
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.region = CappedLabel(label_limit)

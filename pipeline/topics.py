@@ -3,6 +3,8 @@ input topics whose partition count differs (the correlation needs them co-partit
 
 from __future__ import annotations
 
+import asyncio
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from pipeline.kafka_options import aiokafka_options
@@ -11,10 +13,32 @@ from pipeline.settings import Settings
 
 log = get_logger(__name__)
 
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+"""Input and dead-letter topics accept records above the 1 MiB contract limit, so an oversized
+event reaches the worker and lands on the dead-letter topic instead of failing its producer."""
+
+_LARGE = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
 TOPIC_CONFIGS = {
+    "issued": _LARGE,
+    "acknowledged": _LARGE,
+    "dlq": _LARGE,
     # The tick topic only carries "check your deadlines now" nudges: keep an hour.
     "ticks": {"retention.ms": str(3600 * 1000), "cleanup.policy": "delete"},
 }
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str],
+                            wait_seconds: float = 30.0) -> dict[str, int]:
+    """Partition counts, once every partition of ``names`` has a leader (new topics need a
+    moment; producing before that fails with NotLeaderForPartition)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    while True:
+        described = await admin.describe_topics(names)
+        led = all(p["leader"] >= 0 for t in described for p in t["partitions"])
+        if (led and not any(t["error_code"] for t in described)) or loop.time() > deadline:
+            return {t["topic"]: len(t["partitions"]) for t in described}
+        await asyncio.sleep(0.2)
 
 
 class TopicLayoutError(Exception):
@@ -50,8 +74,7 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
         if missing:
             await admin.create_topics(missing)
             log.info("topics_created", topics=[t.name for t in missing])
-        described = await admin.describe_topics(list(names.values()))
-        counts = {t["topic"]: len(t["partitions"]) for t in described}
+        counts = await _wait_for_leaders(admin, list(names.values()))
     finally:
         await admin.close()
     for role in ("issued", "acknowledged", "ticks"):

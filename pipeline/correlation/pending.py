@@ -47,7 +47,8 @@ class PendingBook:
             self.counts[before] -= 1
             if self.counts[before] <= 0:
                 del self.counts[before]
-        invoice_id = (new or old).invoice_id if (new or old) else ""
+        record = new if new is not None else old
+        invoice_id = record.invoice_id if record is not None else ""
         if after is not None and new is not None and new.issued_at is not None:
             self.counts[after] += 1
             if invoice_id not in self._issued_at:

@@ -36,7 +36,10 @@ def spawn(command: Sequence[str], output: Path, cwd: Path) -> int:
 def exit_code(pid: int) -> int | None:
     """Exit status of a child we spawned that has ended; None while it runs or if not ours."""
     child = _children.get(pid)
-    return None if child is None else child.poll()
+    code = None if child is None else child.poll()
+    if code is not None:
+        del _children[pid]  # reaped: nothing more to ask it
+    return code
 
 
 def is_running(pid: int, marker: str) -> bool:
@@ -46,8 +49,10 @@ def is_running(pid: int, marker: str) -> bool:
     as ended.
     """
     child = _children.get(pid)
-    if child is not None and child.poll() is not None:
-        return False
+    if child is not None:
+        # Our own child: its pid cannot be recycled before we reap it, and poll() must be the
+        # one to reap it (a bare waitpid would leave Popen thinking it still runs).
+        return child.poll() is None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -80,7 +85,8 @@ def terminate(pid: int, marker: str, grace: float = 30.0) -> None:
         deadline = time.monotonic() + wait_s
         while is_running(pid, marker) and time.monotonic() < deadline:
             time.sleep(POLL_S)
-    _children.pop(pid, None)
+    if not is_running(pid, marker):
+        _children.pop(pid, None)
 
 
 def _reap(pid: int) -> None:

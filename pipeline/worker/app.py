@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.types import TP
@@ -35,6 +35,7 @@ from pipeline.kafka_options import faust_credentials
 from pipeline.logs import get_logger
 from pipeline.metrics import AGE_BANDS, Metrics
 from pipeline.settings import Settings
+from pipeline.topics import MAX_MESSAGE_BYTES
 from pipeline.worker.correlator import Correlator
 from pipeline.worker.deadletter import dead_letter_headers
 from pipeline.worker.wire import alert_key, alert_to_json, to_ack, to_issued
@@ -42,7 +43,7 @@ from pipeline.worker.wire import alert_key, alert_to_json, to_ack, to_issued
 log = get_logger(__name__)
 
 
-class CommitSensor(faust.Sensor):  # type: ignore[misc]
+class CommitSensor(faust.Sensor):
     """Records when offsets were last committed (a stuck commit is a silent failure otherwise)."""
 
     def __init__(self, metrics: Metrics) -> None:
@@ -80,6 +81,8 @@ class InvoiceSyncApp:
             broker_request_timeout=max(40.0, s.session_timeout + 10),
             broker_commit_interval=1.0,
             producer_acks=-1,
+            producer_max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,
+            consumer_max_fetch_size=MAX_MESSAGE_BYTES + 64 * 1024,
             stream_wait_empty=True,
             table_standby_replicas=0,
             rocksdb_options={
@@ -117,7 +120,7 @@ class InvoiceSyncApp:
         self._assigned_generation = 0
         self._built_generation = -1
         self._next_offsets: dict[TP, int] = {}
-        self.app.on_partitions_assigned.connect(self._on_assigned)
+        cast(Any, self.app.on_partitions_assigned).connect(self._on_assigned)
         self.app.agent(self.source, name="correlate", concurrency=1)(self._correlate)
         self.app.timer(s.tick_interval, name="tick")(self._send_ticks)
         from pipeline.worker.web import register_views
@@ -144,22 +147,31 @@ class InvoiceSyncApp:
         if message.topic == s.topic_ticks:
             await self._on_tick(message.partition)
             return
-        kind = "issued" if message.topic == s.topic_issued else "acknowledged"
-        verdict = intake.classify(kind, message.key, message.value)
+        if message.topic == s.topic_issued:
+            issued = intake.classify("issued", message.key, message.value)
+            if await self._accepted(message, issued):
+                assert isinstance(issued, intake.Accepted)
+                await self.correlator.on_issued(to_issued(issued.event), message.partition)
+            return
+        ack = intake.classify("acknowledged", message.key, message.value)
+        if await self._accepted(message, ack):
+            assert isinstance(ack, intake.Accepted)
+            await self.correlator.on_ack(to_ack(ack.event), message.partition, message.offset)
+        else:
+            self.correlator.on_unusable_ack(message.partition, message.offset)
+
+    async def _accepted(self, message: Any, verdict: intake.Accepted[Any] | intake.Rejected,
+                        ) -> bool:
+        """Count the verdict; dead-letter a rejected record. True if the event may flow on."""
         if isinstance(verdict, intake.Rejected):
             self.metrics.events.labels(topic=message.topic, outcome="invalid").inc()
             await self._dead_letter(message, verdict.reason, verdict.error)
-            if kind == "acknowledged":
-                self.correlator.on_unusable_ack(message.partition, message.offset)
-            return
+            return False
         self.metrics.events.labels(topic=message.topic, outcome="valid").inc()
         for warning in verdict.warnings:
-            self.metrics.taxpayer_id_warnings.labels(field=warning).inc()
-        if kind == "issued":
-            await self.correlator.on_issued(to_issued(verdict.event), message.partition)
-        else:
-            await self.correlator.on_ack(to_ack(verdict.event), message.partition,
-                                         message.offset)
+            field = warning.removesuffix("_check_digit")
+            self.metrics.taxpayer_id_warnings.labels(field=field).inc()
+        return True
 
     async def _on_tick(self, partition: int) -> None:
         if self._built_generation != self._assigned_generation:
@@ -223,7 +235,8 @@ class InvoiceSyncApp:
     def _committed(self, tp: TP) -> int | None:
         # The group's committed offset (the next offset to read) as faust loaded it on
         # assignment: it stands for "read up to here" before any message was processed.
-        committed: int | None = self.app.consumer._committed_offset.get(tp)
+        consumer: Any = self.app.consumer
+        committed: int | None = consumer._committed_offset.get(tp)
         return committed
 
     def _count_transition(self, old: InvoiceState | None, new: InvoiceState | None,

@@ -33,6 +33,7 @@ def run_worker() -> int:
         print(f"invoice-sync: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         asyncio.run(ensure_topics(settings))
     except TopicLayoutError as exc:

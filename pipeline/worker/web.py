@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def readiness(worker: InvoiceSyncApp) -> tuple[bool, str]:
     """(ready, why) for /readyz."""
-    app = worker.app
+    app: Any = worker.app
     if app.rebalancing:
         return False, "rebalancing"
     if not app.tables.recovery.completed.is_set():

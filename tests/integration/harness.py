@@ -195,17 +195,17 @@ class Stack:
         return asyncio.run(self._read(self.topics[role], until, timeout))
 
     async def _read(self, topic: str, until: Callable[[list[Any]], bool],
-                    timeout: float) -> list[Any]:
+                    wait_seconds: float) -> list[Any]:
         consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.bootstrap,
                                     auto_offset_reset="earliest", enable_auto_commit=False)
         await consumer.start()
         records: list[Any] = []
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wait_seconds
         try:
             while not until(records):
                 if time.monotonic() > deadline:
                     raise AssertionError(
-                        f"timed out after {timeout}s reading {topic}; got {len(records)}: "
+                        f"timed out after {wait_seconds}s reading {topic}; got {len(records)}: "
                         f"{[r.value[:200] for r in records][:20]}")
                 batch = await consumer.getmany(timeout_ms=500)
                 for part in batch.values():
