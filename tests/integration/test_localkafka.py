@@ -96,6 +96,11 @@ async def test_produce_consume_round_trip(broker: BrokerInfo) -> None:
     assert (record.key, record.value) == (b"INV-1", b'{"invoice_id": "INV-1"}')
 
 
+async def test_start_works_inside_a_running_event_loop(broker: BrokerInfo) -> None:
+    # Async fixtures and tests call the synchronous API with a loop already running.
+    assert start(None, broker.data_dir) == broker
+
+
 def test_start_on_a_port_taken_by_something_else_says_so(tmp_path: Path) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
