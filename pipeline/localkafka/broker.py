@@ -48,9 +48,9 @@ def start(
     storage is formatted on first use. If the broker recorded in ``data_dir`` already runs, its
     info is returned once it answers. The controller listens on ``controller_port`` (default: a
     free port). Raises :class:`LocalKafkaError` if the port is taken, the JVM dies (with the tail
-    of its logs) or the broker does not answer within ``timeout`` seconds.
+    of its logs) or the broker does not answer within ``timeout`` seconds of being launched (a
+    first fetch of the jars and the storage format come before and are not counted).
     """
-    deadline = time.monotonic() + timeout
     files = DataDir.at(data_dir)
     with _locked(files):
         running = _running(files)
@@ -60,10 +60,10 @@ def start(
                     f"the broker of {files.root} already runs on port {running.port} "
                     f"(pid {running.pid}); stop it before starting it on port {port}"
                 )
-            _await_answer(files, running, deadline, spawned=False)
+            _await_answer(files, running, time.monotonic() + timeout, spawned=False)
             return running
         files.clear_state()
-        return _launch(files, port or DEFAULT_PORT, controller_port, deadline)
+        return _launch(files, port or DEFAULT_PORT, controller_port, timeout)
 
 
 def stop(data_dir: Path | None = None) -> bool:
@@ -108,7 +108,7 @@ def _running(files: DataDir) -> BrokerInfo | None:
     return info if process.is_running(info.pid, str(files.config)) else None
 
 
-def _launch(files: DataDir, port: int, controller_port: int | None, deadline: float) -> BrokerInfo:
+def _launch(files: DataDir, port: int, controller_port: int | None, timeout: float) -> BrokerInfo:
     if not ports.port_is_free(port):
         raise LocalKafkaError(
             f"port {port} on {ports.HOST} is already in use by another process; "
@@ -143,7 +143,7 @@ def _launch(files: DataDir, port: int, controller_port: int | None, deadline: fl
             "started_at": time.time(),
         }
     )
-    _await_answer(files, info, deadline, spawned=True)
+    _await_answer(files, info, time.monotonic() + timeout, spawned=True)
     return info
 
 
