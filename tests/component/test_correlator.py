@@ -1,0 +1,107 @@
+"""The adapter's ordering and gating, with a dict for the table and a list for the alert topic."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from pipeline.correlation.alerts import Alert
+from pipeline.correlation.facts import Ack, Issued
+from pipeline.correlation.outage import OutageDetector
+from pipeline.correlation.ratelimit import TokenBucket
+from pipeline.correlation.sla import SlaRules, Thresholds
+from pipeline.correlation.state import Flag, decode
+from pipeline.worker.correlator import Correlator
+
+T0 = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FailingSink:
+    """An alert topic that can be made to fail, as a broker outage or a crash would."""
+
+    def __init__(self) -> None:
+        self.sent: list[Alert] = []
+        self.fail = False
+
+    async def __call__(self, alerts: Sequence[Alert]) -> None:
+        if self.fail:
+            raise ConnectionError("broker unreachable")
+        self.sent.extend(alerts)
+
+
+def _correlator(clock: Clock, sink: FailingSink, store: dict[str, bytes],
+                rate: float = 1000.0, burst: int = 1000) -> Correlator:
+    return Correlator(store=store, sla=SlaRules(default=Thresholds(10.0, 100.0)), emit=sink,
+                      outages=OutageDetector(), drain=TokenBucket(rate, burst), clock=clock)
+
+
+def _issued(n: int, at: float = T0) -> Issued:
+    return Issued(f"inv-{n}", f"ev-{n}", at, "110000", "erp-a", "91350100M000100Y43")
+
+
+async def test_deadline_waits_for_the_ack_watermark() -> None:
+    clock, sink, store = Clock(), FailingSink(), {}
+    c = _correlator(clock, sink, store)
+    await c.on_issued(_issued(1), partition=0)
+    clock.now = T0 + 30
+    # Behind on the ack partition (end offset 5, nothing read): the watermark is 0, nothing fires.
+    await c.on_tick(0, end_offset=5, committed=0)
+    assert sink.sent == []
+    # Caught up: the watermark is now and the warning fires.
+    await c.on_tick(0, end_offset=5, committed=5)
+    assert [(a.kind, a.severity) for a in sink.sent] == [("unsynced", "warning")]
+
+
+async def test_an_alert_that_failed_to_send_is_not_recorded_as_sent() -> None:
+    clock, sink, store = Clock(), FailingSink(), {}
+    c = _correlator(clock, sink, store)
+    await c.on_issued(_issued(1), partition=0)
+    clock.now = T0 + 30
+    sink.fail = True
+    with pytest.raises(ConnectionError):
+        await c.on_tick(0, end_offset=0, committed=0)
+    assert not decode(store["inv-1"]).flags & Flag.WARNED
+    # After a restart the record is reloaded from the table and the alert goes out.
+    sink.fail = False
+    restarted = _correlator(clock, sink, store)
+    restarted.rebuild(store.items(), {0})
+    await restarted.on_tick(0, end_offset=0, committed=0)
+    assert [a.invoice_id for a in sink.sent] == ["inv-1"]
+
+
+async def test_due_alerts_drain_at_a_bounded_rate() -> None:
+    clock, sink, store = Clock(), FailingSink(), {}
+    c = _correlator(clock, sink, store, rate=5.0, burst=5)
+    for n in range(12):
+        await c.on_issued(_issued(n), partition=0)
+    clock.now = T0 + 30
+    await c.on_tick(0, end_offset=0, committed=0)
+    assert len(sink.sent) == 5
+    clock.now += 1.0
+    await c.on_tick(0, end_offset=0, committed=0)
+    assert len(sink.sent) == 10
+    clock.now += 1.0
+    await c.on_tick(0, end_offset=0, committed=0)
+    assert len({a.invoice_id for a in sink.sent}) == 12
+
+
+async def test_rebuild_restores_pending_counts_of_active_partitions_only() -> None:
+    clock, sink, store = Clock(), FailingSink(), {}
+    c = _correlator(clock, sink, store)
+    await c.on_issued(_issued(1), partition=0)
+    await c.on_issued(_issued(2), partition=1)
+    await c.on_ack(Ack("inv-2", "ack-2", "accepted", T0 + 1), partition=1, offset=0)
+    await c.on_issued(_issued(3), partition=1)
+    fresh = _correlator(clock, sink, store)
+    assert fresh.rebuild(store.items(), {1}) == 2
+    assert dict(fresh.pending.counts) == {("110000", "within_sla"): 1}
+    assert fresh.pending.oldest_issued_at() == T0
