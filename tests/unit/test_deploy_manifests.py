@@ -1,0 +1,628 @@
+"""Checks of the deployment: Dockerfile, compose.yaml and the Helm chart, with the real tools.
+
+hadolint, check-jsonschema (compose-spec schema), compose-config-check (compose-go, the loader of
+`docker compose config`), ShellCheck, helm, kubeconform (strict, Kubernetes JSON schemas from
+kubernetes-validate), crd-check and validate-crds.mjs (prometheus-operator CRDs). All come from
+scripts/install-deploy-tools.sh; a missing tool fails the test with that hint, never skips it.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+import urllib.request
+from collections.abc import Iterator
+from contextlib import redirect_stdout
+from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from pipeline.correlation.sla import SlaRules, Thresholds
+from pipeline.settings import ENV_PREFIX, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+COMPOSE_FILE = ROOT / "compose.yaml"
+CHART_DIR = ROOT / "deploy" / "helm" / "invoice-sync"
+FULL_VALUES = CHART_DIR / "ci" / "sasl-monitoring-values.yaml"
+CHART_RULES = CHART_DIR / "files" / "invoice-sync.rules.yml"
+RULES_FILE = ROOT / "deploy" / "prometheus" / "rules" / "invoice-sync.rules.yml"
+PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
+ALERTMANAGER_CONFIG = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
+ALERT_WEBHOOK = ROOT / "deploy" / "compose" / "alert_webhook.py"
+VALIDATE_CRDS = ROOT / "deploy" / "helm" / "tools" / "validate-crds.mjs"
+SHELL_SCRIPTS = (
+    ROOT / "scripts" / "install-deploy-tools.sh",
+    ROOT / "deploy" / "compose" / "create-topics.sh",
+)
+
+# Must match scripts/install-deploy-tools.sh (KUBE_VERSION, the share directory layout).
+KUBE_VERSION = "1.37.0"
+TOOL_DIRS = (ROOT / ".venv", Path("/usr/local"))
+INSTALL_HINT = "run scripts/install-deploy-tools.sh"
+
+STATE_DIR = "/var/lib/invoice-sync"
+WORKERS = ("worker-1", "worker-2")
+CRD_KINDS = ("ServiceMonitor", "PrometheusRule")
+SETTING_NAMES = frozenset(ENV_PREFIX + name.upper() for name in Settings.model_fields)
+
+
+# --- tools --------------------------------------------------------------------------------------
+
+
+def tool(name: str) -> str:
+    """Absolute path of an installed tool; fails the test when it is missing."""
+    search = os.pathsep.join([*(str(d / "bin") for d in TOOL_DIRS), os.environ.get("PATH", "")])
+    found = shutil.which(name, path=search)
+    if found is None:
+        pytest.fail(f"{name} is not installed: {INSTALL_HINT}", pytrace=False)
+    return found
+
+
+def deploy_share(relative: str) -> Path:
+    """A path under <prefix>/share/deploy-tools written by the install script."""
+    for prefix in TOOL_DIRS:
+        candidate = prefix / "share" / "deploy-tools" / relative
+        if candidate.exists():
+            return candidate
+    pytest.fail(f"share/deploy-tools/{relative} is missing: {INSTALL_HINT}", pytrace=False)
+
+
+def run(args: list[str], *, stdin: str | None = None, cwd: Path = ROOT) -> str:
+    """Run a tool; fail with its output unless it exits 0. Returns stdout."""
+    done = subprocess.run(
+        args, input=stdin, capture_output=True, text=True, cwd=cwd, timeout=120, check=False
+    )
+    assert done.returncode == 0, (
+        f"{' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+    )
+    return done.stdout
+
+
+def run_failing(args: list[str], *, stdin: str | None = None) -> str:
+    """Run a tool that must reject its input; returns stdout + stderr."""
+    done = subprocess.run(
+        args, input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=120, check=False
+    )
+    assert done.returncode != 0, f"{' '.join(args)} accepted what it should reject"
+    return done.stdout + done.stderr
+
+
+# --- Dockerfile -----------------------------------------------------------------------------------
+
+
+def dockerfile_stages() -> list[list[str]]:
+    """Instructions per build stage, continuation lines joined."""
+    joined = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    stages: list[list[str]] = []
+    for line in joined.splitlines():
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        if text.upper().startswith("FROM "):
+            stages.append([])
+        if stages:
+            stages[-1].append(text)
+    return stages
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
+    run([tool("hadolint"), "--no-color", str(DOCKERFILE)])
+
+
+def test_image_is_multi_stage_on_python_311_slim() -> None:
+    stages = dockerfile_stages()
+    assert len(stages) == 2, [s[0] for s in stages]
+    assert "ARG PYTHON_IMAGE=python:3.11-slim" in DOCKERFILE.read_text()
+    assert all(stage[0].startswith("FROM ${PYTHON_IMAGE}") for stage in stages)
+    runtime = stages[-1]
+    # Only the virtualenv comes over from the builder.
+    copies = [i for i in runtime if i.startswith("COPY")]
+    assert copies == ["COPY --from=builder /opt/invoice-sync /opt/invoice-sync"]
+
+
+@pytest.mark.parametrize(
+    "expected",
+    [
+        "USER 10001:10001",
+        'VOLUME ["/var/lib/invoice-sync"]',
+        "EXPOSE 6066",
+        'ENTRYPOINT ["invoice-sync"]',
+        'CMD ["worker"]',
+        "STOPSIGNAL SIGTERM",
+    ],
+)
+def test_runtime_stage_has(expected: str) -> None:
+    assert expected in dockerfile_stages()[-1]
+
+
+def test_runtime_stage_sets_the_state_dir_and_oci_labels() -> None:
+    runtime = " ".join(dockerfile_stages()[-1])
+    assert f"INVOICE_SYNC_DATA_DIR={STATE_DIR}" in runtime
+    for label in ("title", "description", "version", "revision", "created", "licenses"):
+        assert f"org.opencontainers.image.{label}=" in runtime
+
+
+def test_healthcheck_probes_healthz_with_python() -> None:
+    [check] = [i for i in dockerfile_stages()[-1] if i.startswith("HEALTHCHECK")]
+    assert '"python", "-c"' in check
+    assert "urllib.request" in check and "/healthz" in check
+
+
+def test_dockerignore_lets_every_copied_path_through() -> None:
+    patterns = [p for p in DOCKERIGNORE.read_text().splitlines() if p and not p.startswith("#")]
+    assert patterns[0] == "*", "the context is allow-listed: start with '*'"
+    allowed = {p.removeprefix("!").rstrip("/") for p in patterns if p.startswith("!")}
+    builder = dockerfile_stages()[0]
+    sources = [
+        src.rstrip("/").removesuffix("*")
+        for i in builder
+        if i.startswith("COPY ") and "--from" not in i
+        for src in i.split()[1:-1]
+    ]
+    assert sources, "the builder copies nothing from the context"
+    assert set(sources) <= allowed, (
+        f"copied but excluded by .dockerignore: {set(sources) - allowed}"
+    )
+
+
+# --- compose -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compose_raw() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    """The project as `docker compose config` resolves it (merge keys applied, paths absolute)."""
+    resolved: dict[str, Any] = json.loads(run([tool("compose-config-check"), str(COMPOSE_FILE)]))
+    return resolved
+
+
+def test_compose_file_matches_the_compose_spec_schema() -> None:
+    run([tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(COMPOSE_FILE)])
+
+
+def test_compose_loader_rejects_an_undefined_dependency(tmp_path: Path) -> None:
+    # The checker is real: the same file with a misspelt dependency fails to load.
+    broken = COMPOSE_FILE.read_text().replace(
+        "      alert-webhook:\n        condition: service_healthy",
+        "      alert-hook:\n        condition: service_healthy",
+    )
+    assert broken != COMPOSE_FILE.read_text()
+    (tmp_path / "compose.yaml").write_text(broken)
+    output = run_failing([tool("compose-config-check"), str(tmp_path / "compose.yaml")])
+    assert "alert-hook" in output
+
+
+def test_compose_defines_the_whole_stack(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == {
+        "kafka",
+        "kafka-init",
+        *WORKERS,
+        "prometheus",
+        "alertmanager",
+        "grafana",
+        "alert-webhook",
+    }
+
+
+def test_kafka_is_a_pinned_41_kraft_node(compose: dict[str, Any]) -> None:
+    kafka = compose["services"]["kafka"]
+    assert re.fullmatch(r"apache/kafka:4\.1\.\d+", kafka["image"])
+    assert compose["services"]["kafka-init"]["image"] == kafka["image"]
+    assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert "healthcheck" in kafka
+
+
+def test_every_bind_mount_exists_in_the_repository(compose: dict[str, Any]) -> None:
+    binds = [
+        (name, Path(volume["source"]))
+        for name, service in compose["services"].items()
+        for volume in service.get("volumes", [])
+        if volume["type"] == "bind"
+    ]
+    assert binds, "expected bind mounts (configs, scripts)"
+    for name, source in binds:
+        assert source.is_relative_to(ROOT), f"{name} mounts {source}, outside the repository"
+        assert source.exists(), f"{name} mounts {source.relative_to(ROOT)}, which does not exist"
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_worker_dependencies_are_defined_and_gated(compose: dict[str, Any], worker: str) -> None:
+    depends = compose["services"][worker]["depends_on"]
+    assert set(depends) <= set(compose["services"])
+    assert depends["kafka"]["condition"] == "service_healthy"
+    assert depends["kafka-init"]["condition"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_worker_environment_names_are_settings(compose: dict[str, Any], worker: str) -> None:
+    env = compose["services"][worker]["environment"]
+    assert all(key.startswith(ENV_PREFIX) for key in env), sorted(env)
+    assert set(env) <= SETTING_NAMES, f"not a setting: {sorted(set(env) - SETTING_NAMES)}"
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_worker_environment_passes_settings_validation(
+    compose: dict[str, Any], worker: str
+) -> None:
+    env = compose["services"][worker]["environment"]
+    settings = load_settings(**{k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items()})
+    assert settings.instance_id == worker
+    assert str(settings.data_dir) == STATE_DIR
+
+
+def test_workers_have_their_own_identity_and_state(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    ids = {services[w]["environment"]["INVOICE_SYNC_INSTANCE_ID"] for w in WORKERS}
+    states = {
+        v["source"]
+        for w in WORKERS
+        for v in services[w]["volumes"]
+        if v["type"] == "volume" and v["target"] == STATE_DIR
+    }
+    assert len(ids) == len(WORKERS)
+    assert len(states) == len(WORKERS)
+    assert states <= set(compose["volumes"])
+    for w in WORKERS:
+        assert services[w]["build"]["dockerfile"].endswith("Dockerfile")
+        assert services[w]["healthcheck"]["test"][0] == "CMD"
+
+
+def test_topic_init_creates_every_worker_topic(compose: dict[str, Any]) -> None:
+    init_env = compose["services"]["kafka-init"]["environment"]
+    created = set(init_env["TOPICS"].split())
+    for worker in WORKERS:
+        env = compose["services"][worker]["environment"]
+        topics = {v for k, v in env.items() if k.startswith(ENV_PREFIX + "TOPIC_")}
+        assert topics <= created, f"{worker} uses topics nobody creates: {topics - created}"
+        assert env["INVOICE_SYNC_PARTITIONS"] == init_env["PARTITIONS"] == "6"
+
+
+def test_compose_services_have_healthchecks_for_their_dependents(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        for dependency, gate in service.get("depends_on", {}).items():
+            if gate["condition"] == "service_healthy":
+                assert "healthcheck" in services[dependency], f"{name} waits on {dependency}"
+
+
+def test_prometheus_scrapes_the_compose_workers(compose: dict[str, Any]) -> None:
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    targets = {
+        target
+        for job in config["scrape_configs"]
+        if job["job_name"] == "invoice-sync"
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    port = compose["services"]["worker-1"]["environment"]["INVOICE_SYNC_WEB_PORT"]
+    assert targets == {f"{w}:{port}" for w in WORKERS}
+
+
+def test_alertmanager_posts_to_the_webhook_service(compose: dict[str, Any]) -> None:
+    config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())
+    urls = [
+        hook["url"]
+        for receiver in config["receivers"]
+        for hook in receiver.get("webhook_configs", [])
+    ]
+    assert urls, "no webhook receiver in alertmanager.yml"
+    webhook = compose["services"]["alert-webhook"]
+    for url in urls:
+        parts = urlsplit(url)
+        assert parts.hostname == "alert-webhook"
+        assert str(parts.port) == webhook["environment"]["ALERT_WEBHOOK_PORT"]
+
+
+def test_shell_scripts_pass_shellcheck() -> None:
+    run([tool("shellcheck"), *map(str, SHELL_SCRIPTS)])
+
+
+@pytest.fixture
+def alert_webhook() -> Iterator[str]:
+    """The compose webhook receiver on a loopback port; yields its base URL."""
+    spec = importlib.util.spec_from_file_location("alert_webhook", ALERT_WEBHOOK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), module.AlertLogHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_alert_webhook_logs_each_posted_body(alert_webhook: str) -> None:
+    payload = {"version": "4", "status": "firing", "alerts": [{"labels": {"alertname": "X"}}]}
+    request = urllib.request.Request(
+        f"{alert_webhook}/alerts",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    out = io.StringIO()
+    with redirect_stdout(out), urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+    assert json.loads(out.getvalue()) == {"path": "/alerts", "body": payload}
+    with urllib.request.urlopen(f"{alert_webhook}/healthz", timeout=5) as health:
+        assert health.status == 200
+
+
+# --- Helm chart ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One set of values the chart is rendered and validated with."""
+
+    name: str
+    args: tuple[str, ...]
+
+
+DEFAULTS = Variant("defaults", ())
+FULL = Variant("sasl-tls-monitoring", ("--values", str(FULL_VALUES)))
+VARIANTS = (DEFAULTS, FULL)
+
+
+def helm_template(*args: str) -> str:
+    return run([tool("helm"), "template", "inv", str(CHART_DIR), "--namespace", "billing", *args])
+
+
+@pytest.fixture(scope="module", params=VARIANTS, ids=lambda v: v.name)
+def rendered(request: pytest.FixtureRequest) -> tuple[Variant, str]:
+    variant: Variant = request.param
+    return variant, helm_template(*variant.args)
+
+
+def objects_of(manifest: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(manifest) if doc]
+
+
+@pytest.fixture(scope="module")
+def full() -> list[dict[str, Any]]:
+    return objects_of(helm_template(*FULL.args))
+
+
+@pytest.fixture(scope="module")
+def defaults() -> list[dict[str, Any]]:
+    return objects_of(helm_template())
+
+
+def by_kind_list(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    [found] = [o for o in objects if o["kind"] == kind]
+    return found
+
+
+def worker_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    containers: list[dict[str, Any]] = one(objects, "StatefulSet")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    [container] = containers
+    return container
+
+
+def kubeconform_args() -> list[str]:
+    schemas = deploy_share("kubernetes-json-schema")
+    return [
+        tool("kubeconform"),
+        "-strict",
+        "-summary",
+        "-output",
+        "json",
+        "-kubernetes-version",
+        KUBE_VERSION,
+        "-schema-location",
+        f"{schemas}/{{{{.NormalizedKubernetesVersion}}}}-standalone{{{{.StrictSuffix}}}}"
+        "/{{.ResourceKind}}{{.KindSuffix}}.json",
+        # CRD kinds: no schema in kubernetes-validate; crd-check and validate-crds.mjs cover them.
+        "-skip",
+        ",".join(CRD_KINDS),
+    ]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.name)
+def test_helm_lint_strict(variant: Variant) -> None:
+    run([tool("helm"), "lint", "--strict", str(CHART_DIR), *variant.args])
+
+
+def test_kubeconform_strict_accepts_the_rendered_chart(rendered: tuple[Variant, str]) -> None:
+    variant, manifest = rendered
+    report = json.loads(run([*kubeconform_args(), "-verbose", "-"], stdin=manifest))
+    statuses = {(r["kind"], r["name"]): r["status"] for r in report["resources"]}
+    skipped = {kind for (kind, _), status in statuses.items() if status == "statusSkipped"}
+    assert skipped <= set(CRD_KINDS), variant.name
+    valid = {kind for (kind, _), status in statuses.items() if status == "statusValid"}
+    assert {"StatefulSet", "Service", "PodDisruptionBudget", "ServiceAccount"} <= valid
+    assert report["summary"]["valid"] == len(objects_of(manifest)) - len(skipped & set(CRD_KINDS))
+
+
+def test_kubeconform_rejects_an_unknown_field(defaults: list[dict[str, Any]]) -> None:
+    # The schemas are strict and wired: an unknown container field fails validation.
+    statefulset = copy.deepcopy(one(defaults, "StatefulSet"))
+    statefulset["spec"]["template"]["spec"]["containers"][0]["livenesProbe"] = {}
+    output = run_failing([*kubeconform_args(), "-"], stdin=yaml.safe_dump(statefulset))
+    assert "livenesProbe" in output
+
+
+def test_crds_decode_strictly_into_prometheus_operator_types(full: list[dict[str, Any]]) -> None:
+    manifest = yaml.safe_dump_all(full)
+    assert "2 prometheus-operator object(s)" in run([tool("crd-check")], stdin=manifest)
+    broken = copy.deepcopy(full)
+    one(broken, "ServiceMonitor")["spec"]["endpoints"][0]["intervall"] = "30s"
+    assert "intervall" in run_failing([tool("crd-check")], stdin=yaml.safe_dump_all(broken))
+
+
+def test_crds_match_the_crd_schemas(full: list[dict[str, Any]]) -> None:
+    node = [tool("node"), str(VALIDATE_CRDS), str(deploy_share("npm"))]
+    assert "2 object(s) checked, 0 invalid" in run(node, stdin=json.dumps(full))
+    broken = copy.deepcopy(full)
+    one(broken, "PrometheusRule")["spec"]["groups"][0]["interval"] = "five minutes"
+    assert "interval" in run_failing(node, stdin=json.dumps(broken))
+
+
+def test_every_object_carries_the_recommended_labels(rendered: tuple[Variant, str]) -> None:
+    _, manifest = rendered
+    for obj in objects_of(manifest):
+        labels = obj["metadata"]["labels"]
+        for key in ("name", "instance", "version", "component", "part-of", "managed-by"):
+            assert f"app.kubernetes.io/{key}" in labels, (obj["kind"], key)
+
+
+def test_statefulset_keeps_identity_and_state(defaults: list[dict[str, Any]]) -> None:
+    statefulset = one(defaults, "StatefulSet")
+    spec = statefulset["spec"]
+    assert spec["podManagementPolicy"] == "Parallel"
+    headless = [
+        s for s in by_kind_list(defaults, "Service") if s["spec"].get("clusterIP") == "None"
+    ]
+    assert [s["metadata"]["name"] for s in headless] == [spec["serviceName"]]
+    [claim] = spec["volumeClaimTemplates"]
+    mounts = {m["name"]: m["mountPath"] for m in worker_container(defaults)["volumeMounts"]}
+    assert mounts[claim["metadata"]["name"]] == STATE_DIR
+    env = {e["name"]: e for e in worker_container(defaults)["env"]}
+    assert env["INVOICE_SYNC_DATA_DIR"]["value"] == STATE_DIR
+    assert env["INVOICE_SYNC_INSTANCE_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+
+def test_probes_and_shutdown(defaults: list[dict[str, Any]]) -> None:
+    pod = one(defaults, "StatefulSet")["spec"]["template"]["spec"]
+    container = worker_container(defaults)
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    startup = container["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 15 * 60
+    # The worker drains for up to 60 s after SIGTERM.
+    assert pod["terminationGracePeriodSeconds"] == 90
+
+
+def test_worker_runs_unprivileged_on_a_read_only_root(defaults: list[dict[str, Any]]) -> None:
+    pod = one(defaults, "StatefulSet")["spec"]["template"]["spec"]
+    container = worker_container(defaults)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 10001
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert {m["mountPath"] for m in container["volumeMounts"]} >= {STATE_DIR, "/tmp"}
+    assert "memory" in container["resources"]["limits"]
+
+
+def test_pod_disruption_budget_allows_one_at_a_time(defaults: list[dict[str, Any]]) -> None:
+    pdb = one(defaults, "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    selector = one(defaults, "StatefulSet")["spec"]["selector"]["matchLabels"]
+    assert pdb["spec"]["selector"]["matchLabels"] == selector
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.name)
+def test_worker_environment_names_are_settings_in_the_chart(variant: Variant) -> None:
+    names = {e["name"] for e in worker_container(objects_of(helm_template(*variant.args)))["env"]}
+    assert names <= SETTING_NAMES, f"not a setting: {sorted(names - SETTING_NAMES)}"
+
+
+def test_sasl_credentials_come_from_an_existing_secret(full: list[dict[str, Any]]) -> None:
+    env = {e["name"]: e for e in worker_container(full)["env"]}
+    assert env["INVOICE_SYNC_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+    for name in ("INVOICE_SYNC_SASL_USERNAME", "INVOICE_SYNC_SASL_PASSWORD"):
+        assert "value" not in env[name]
+        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "invoice-sync-kafka"
+    assert not by_kind_list(full, "Secret"), "the chart must not create the credentials Secret"
+    tls_mount = {m["name"]: m for m in worker_container(full)["volumeMounts"]}["kafka-tls"]
+    assert env["INVOICE_SYNC_SSL_CAFILE"]["value"].startswith(tls_mount["mountPath"] + "/")
+
+
+def test_sasl_without_an_existing_secret_is_refused() -> None:
+    output = run_failing(
+        [
+            tool("helm"),
+            "template",
+            "inv",
+            str(CHART_DIR),
+            "--set",
+            "kafka.securityProtocol=SASL_SSL",
+        ]
+    )
+    assert "kafka.sasl.existingSecret" in output
+
+
+def test_values_schema_rejects_a_misspelt_key() -> None:
+    output = run_failing(
+        [tool("helm"), "template", "inv", str(CHART_DIR), "--set", "kafka.partitons=3"]
+    )
+    assert "partitons" in output
+
+
+def test_sla_rules_config_map_is_a_file_the_worker_loads(
+    full: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    config_map = one(full, "ConfigMap")
+    path = tmp_path / "sla-rules.yaml"
+    path.write_text(config_map["data"]["sla-rules.yaml"])
+    rules = SlaRules.load(path, Thresholds(warn_after=900.0, critical_after=14400.0))
+    assert rules.for_invoice("110000", "erp-a") == Thresholds(300.0, 3600.0)
+    env = {e["name"]: e for e in worker_container(full)["env"]}
+    mounts = {m["name"]: m["mountPath"] for m in worker_container(full)["volumeMounts"]}
+    assert env["INVOICE_SYNC_SLA_RULES"]["value"] == f"{mounts['sla-rules']}/sla-rules.yaml"
+
+
+def test_service_monitor_scrapes_the_http_service_as_job_invoice_sync(
+    full: list[dict[str, Any]],
+) -> None:
+    monitor = one(full, "ServiceMonitor")["spec"]
+    selector = monitor["selector"]["matchLabels"]
+    matched = [
+        s
+        for s in by_kind_list(full, "Service")
+        if selector.items() <= s["metadata"]["labels"].items()
+    ]
+    assert [s["spec"].get("clusterIP") for s in matched] == [None], "exactly the non-headless one"
+    [endpoint] = monitor["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in matched[0]["spec"]["ports"]}
+    assert endpoint["path"] == "/metrics"
+    # The rules select up{job="invoice-sync"}; the job label comes from this Service label.
+    assert matched[0]["metadata"]["labels"][monitor["jobLabel"]] == "invoice-sync"
+    assert 'job="invoice-sync"' in RULES_FILE.read_text()
+
+
+def test_prometheus_rule_is_the_compose_rules_file(full: list[dict[str, Any]]) -> None:
+    source = yaml.safe_load(RULES_FILE.read_text())
+    assert one(full, "PrometheusRule")["spec"]["groups"] == source["groups"]
+
+
+def test_chart_rules_file_is_the_prometheus_rules_file() -> None:
+    # A symlink keeps one source; should it be replaced by a copy, the copy must not drift.
+    assert CHART_RULES.resolve() == RULES_FILE.resolve() or (
+        CHART_RULES.read_bytes() == RULES_FILE.read_bytes()
+    ), f"{CHART_RULES.relative_to(ROOT)} differs from {RULES_FILE.relative_to(ROOT)}"
+
+
+def test_monitoring_objects_are_opt_in(defaults: list[dict[str, Any]]) -> None:
+    kinds = {o["kind"] for o in defaults}
+    assert not kinds & set(CRD_KINDS)
+    assert "ConfigMap" not in kinds, "no SLA rules given, no ConfigMap"
