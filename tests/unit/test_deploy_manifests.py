@@ -51,7 +51,12 @@ SHELL_SCRIPTS = (
 
 # Must match scripts/install-deploy-tools.sh (KUBE_VERSION, the share directory layout).
 KUBE_VERSION = "1.37.0"
-TOOL_DIRS = (ROOT / ".venv", Path("/usr/local"))
+# Where the install script puts things: $DEPLOY_TOOLS_PREFIX if set, else the repo's .venv.
+TOOL_DIRS = tuple(
+    Path(p)
+    for p in (os.environ.get("DEPLOY_TOOLS_PREFIX"), ROOT / ".venv", "/usr/local")
+    if p is not None
+)
 INSTALL_HINT = "run scripts/install-deploy-tools.sh"
 
 STATE_DIR = "/var/lib/invoice-sync"
@@ -626,3 +631,14 @@ def test_monitoring_objects_are_opt_in(defaults: list[dict[str, Any]]) -> None:
     kinds = {o["kind"] for o in defaults}
     assert not kinds & set(CRD_KINDS)
     assert "ConfigMap" not in kinds, "no SLA rules given, no ConfigMap"
+
+
+def test_packaged_chart_carries_the_rules(tmp_path: Path) -> None:
+    # `helm package` resolves the files/ symlink: the published chart renders the same rules.
+    run([tool("helm"), "package", str(CHART_DIR), "--destination", str(tmp_path)])
+    [archive] = tmp_path.glob("invoice-sync-*.tgz")
+    manifest = run(
+        [tool("helm"), "template", "inv", str(archive), "--set", "prometheusRule.enabled=true"]
+    )
+    rule = one(objects_of(manifest), "PrometheusRule")
+    assert rule["spec"]["groups"] == yaml.safe_load(RULES_FILE.read_text())["groups"]
