@@ -48,10 +48,10 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "worker"], env=self.env,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "pipeline.cli", "worker"], env=self.env,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 
     def http(self, path: str) -> tuple[int, bytes]:
@@ -167,7 +167,7 @@ class Stack:
         env = self.worker_env()
         overrides = {k.removeprefix("INVOICE_SYNC_").lower(): v for k, v in env.items()
                      if k.startswith("INVOICE_SYNC_")}
-        asyncio.run(ensure_topics(Settings(**overrides)))
+        asyncio.run(ensure_topics(Settings.model_validate(overrides)))
 
     # -- Kafka I/O --------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from pipeline.metrics import Metrics
+
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 PROMETHEUS_CONFIG = PROMETHEUS_DIR / "prometheus.yml"
@@ -28,24 +30,11 @@ GRAFANA_PROVISIONING = ROOT / "deploy" / "grafana" / "provisioning"
 RUNBOOKS_DIR = ROOT / "docs" / "runbooks"
 RUNBOOK_URL_PREFIX = "https://github.com/invoice-sync/invoice-sync/blob/main/"
 
-# The metrics the workers export (pipeline/metrics.py, as listed in docs/TEAM-NOTES.md).
-# Import them from pipeline.metrics instead once that module defines them.
+# The metrics the workers export, read from the worker's own registry so rules, dashboard and
+# code cannot drift apart.
 EXPORTED_METRICS = frozenset(
-    {
-        "invoice_sync_events_total",
-        "invoice_sync_dead_letters_total",
-        "invoice_sync_latency_seconds",
-        "invoice_sync_pending_invoices",
-        "invoice_sync_oldest_pending_issued_timestamp_seconds",
-        "invoice_sync_alerts_total",
-        "invoice_sync_rejections_total",
-        "invoice_sync_degraded",
-        "invoice_sync_ack_watermark_timestamp_seconds",
-        "invoice_sync_consumer_lag_messages",
-        "invoice_sync_last_commit_timestamp_seconds",
-        "invoice_sync_taxpayer_id_check_failures_total",
-        "invoice_sync_build_info",
-    }
+    family.name + "_total" if family.type == "counter" else family.name
+    for family in Metrics().registry.collect()
 )
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 SEVERITIES = frozenset({"critical", "warning", "info"})
