@@ -13,8 +13,15 @@ DEFAULT_PARTITIONS = 6
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes as 22 characters of URL-safe base64."""
-    return base64.urlsafe_b64encode(secrets.token_bytes(16)).decode("ascii").rstrip("=")
+    """A KRaft cluster id: 16 random bytes as 22 characters of URL-safe base64.
+
+    Never starting with "-": the storage tool's argument parser would read such an id as an option
+    (Kafka's own Uuid.randomUuid() redraws for the same reason). One draw in 64 did this.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode("ascii").rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def render(port: int, controller_port: int, log_dir: Path) -> str:
