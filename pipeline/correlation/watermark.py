@@ -60,13 +60,6 @@ class AckWatermarks:
             return now
         return mark.max_acknowledged_at
 
-    def lag(self, partition: int, *, end_offset: int | None, committed: int | None) -> int | None:
-        """Ack messages of ``partition`` not yet processed (None while the end is unknown)."""
-        if end_offset is None:
-            return None
-        mark = self._marks.get(partition) or _PartitionMark()
-        return max(0, end_offset - max(mark.next_offset or 0, committed or 0))
-
     def partitions(self) -> list[int]:
         """Partitions with any recorded progress."""
         return list(self._marks)

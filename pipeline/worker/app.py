@@ -19,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import faust
 from faust.types import TP
 
 from pipeline import intake
+from pipeline.contracts import InvoiceIssued, TaxAcknowledged
 from pipeline.correlation.alerts import Alert
 from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
@@ -41,6 +42,8 @@ from pipeline.worker.deadletter import dead_letter_headers
 from pipeline.worker.wire import alert_key, alert_to_json, to_ack, to_issued
 
 log = get_logger(__name__)
+
+E = TypeVar("E", InvoiceIssued, TaxAcknowledged)
 
 
 class CommitSensor(faust.Sensor):
@@ -148,30 +151,30 @@ class InvoiceSyncApp:
             await self._on_tick(message.partition)
             return
         if message.topic == s.topic_issued:
-            issued = intake.classify("issued", message.key, message.value)
-            if await self._accepted(message, issued):
-                assert isinstance(issued, intake.Accepted)
-                await self.correlator.on_issued(to_issued(issued.event), message.partition)
+            issued = await self._admit(message, intake.classify("issued", message.key,
+                                                                message.value))
+            if issued is not None:
+                await self.correlator.on_issued(to_issued(issued), message.partition)
             return
-        ack = intake.classify("acknowledged", message.key, message.value)
-        if await self._accepted(message, ack):
-            assert isinstance(ack, intake.Accepted)
-            await self.correlator.on_ack(to_ack(ack.event), message.partition, message.offset)
+        ack = await self._admit(message, intake.classify("acknowledged", message.key,
+                                                         message.value))
+        if ack is not None:
+            await self.correlator.on_ack(to_ack(ack), message.partition, message.offset)
         else:
             self.correlator.on_unusable_ack(message.partition, message.offset)
 
-    async def _accepted(self, message: Any, verdict: intake.Accepted[Any] | intake.Rejected,
-                        ) -> bool:
-        """Count the verdict; dead-letter a rejected record. True if the event may flow on."""
+    async def _admit(self, message: Any, verdict: intake.Accepted[E] | intake.Rejected,
+                     ) -> E | None:
+        """Count the verdict; dead-letter a rejected record. The event if it may flow on."""
         if isinstance(verdict, intake.Rejected):
             self.metrics.events.labels(topic=message.topic, outcome="invalid").inc()
             await self._dead_letter(message, verdict.reason, verdict.error)
-            return False
+            return None
         self.metrics.events.labels(topic=message.topic, outcome="valid").inc()
         for warning in verdict.warnings:
             field = warning.removesuffix("_check_digit")
             self.metrics.taxpayer_id_warnings.labels(field=field).inc()
-        return True
+        return verdict.event
 
     async def _on_tick(self, partition: int) -> None:
         if self._built_generation != self._assigned_generation:
@@ -274,13 +277,12 @@ class InvoiceSyncApp:
             lag = 0
             for partition in self.active_partitions():
                 tp = TP(topic, partition)
-                end = self._end_offset(tp)
-                read = max(self._next_offsets.get(tp, 0), self._committed(tp) or 0)
+                end, committed = self._end_offset(tp), self._committed(tp)
                 if end is not None:
-                    lag += max(0, end - read)
+                    lag += max(0, end - max(self._next_offsets.get(tp, 0), committed or 0))
                 if topic == s.topic_acknowledged:
                     marks.append(self.correlator.watermarks.value(
-                        partition, end_offset=end, committed=self._committed(tp), now=now))
+                        partition, end_offset=end, committed=committed, now=now))
             m.lag.labels(topic=topic).set(lag)
         if marks:
             m.watermark.set(min(marks))
