@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .state import Flag, InvoiceState
@@ -65,6 +66,23 @@ class PendingBook:
                 return issued_at
             heapq.heappop(self._oldest)
         return None
+
+    def oldest_first(self, *, after: tuple[float, str] | None = None,
+                     issued_before: float | None = None) -> Iterator[tuple[float, str]]:
+        """Pending (issued_at, invoice_id) in ascending order, strictly after ``after``.
+
+        Only invoices issued at or before ``issued_before`` when it is given. Lazy: the
+        candidates are heapified once (O(n)) and popped as the caller consumes them, so a
+        page of k costs O(n + k log n) and the caller may stop early.
+        """
+        candidates = [
+            (issued_at, invoice_id) for invoice_id, issued_at in self._issued_at.items()
+            if (after is None or (issued_at, invoice_id) > after)
+            and (issued_before is None or issued_at <= issued_before)
+        ]
+        heapq.heapify(candidates)
+        while candidates:
+            yield heapq.heappop(candidates)
 
     def __len__(self) -> int:
         return len(self._issued_at)
