@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup venv kafka-jars monitoring-tools deploy-tools lint test test-unit test-integration demo bench schemas clean
+.PHONY: setup venv kafka-jars monitoring-tools deploy-tools lint test test-unit test-integration demo bench bench-quick schemas clean
 
 setup: venv kafka-jars monitoring-tools deploy-tools
 
@@ -25,7 +25,7 @@ deploy-tools: venv
 	bash scripts/install-deploy-tools.sh
 
 lint: venv
-	$(BIN)/ruff check pipeline tests
+	$(BIN)/ruff check pipeline tests benchmarks
 	$(BIN)/mypy
 
 schemas: venv
@@ -44,6 +44,14 @@ test-integration: venv kafka-jars
 
 demo: venv kafka-jars
 	$(BIN)/invoice-sync demo
+
+# Throughput, alert lateness, memory and recovery of one worker on a local broker
+# (docs/performance.md). `make bench ARGS=--quick` or `make bench-quick` for the short run.
+bench: venv kafka-jars
+	$(BIN)/python -m benchmarks.bench $(ARGS)
+
+bench-quick: venv kafka-jars
+	$(BIN)/python -m benchmarks.bench --quick $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""``make bench``: throughput, alert lateness, memory and recovery of one worker, real broker."""
