@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,9 +21,33 @@ def _parser() -> argparse.ArgumentParser:
     schemas_sub = schemas.add_subparsers(dest="action", required=True)
     export = schemas_sub.add_parser("export", help="write one JSON Schema per event")
     export.add_argument("--dir", type=Path, default=Path("schemas"))
+    _add_query_commands(sub)
     demo = sub.add_parser("demo", help="broker + worker + a realistic stream, alerts printed")
     demo.add_argument("--port", type=int, default=None, help="broker port (default: a free one)")
     return parser
+
+
+def _add_query_commands(sub: Any) -> None:
+    """status / pending / report: the operator API of a running worker group."""
+    url_help = "any worker's URL (default: $INVOICE_SYNC_API_URL or http://127.0.0.1:6066)"
+    status = sub.add_parser("status", help="where one invoice is: issued, acknowledged, alerts")
+    status.add_argument("invoice_id")
+    pending = sub.add_parser("pending", help="unacknowledged invoices across the group, "
+                                             "oldest first")
+    pending.add_argument("--older-than", help="only invoices older than this (90s, 15m, 4h)")
+    pending.add_argument("--limit", type=int, default=100, help="rows per page (1-1000)")
+    pending.add_argument("--cursor", help="continue after a previous page")
+    pending.add_argument("--all", action="store_true", help="follow every page")
+    report = sub.add_parser("report", help="reconciliation of a period: issued, synced, "
+                                           "pending, rejected, latency percentiles")
+    report.add_argument("--since", help="ISO 8601 with offset or epoch seconds (inclusive)")
+    report.add_argument("--until", help="ISO 8601 with offset or epoch seconds (exclusive)")
+    for command in (pending, report):
+        command.add_argument("--region-code", help="six-digit region, e.g. 110000")
+        command.add_argument("--source-system")
+    for command in (status, pending, report):
+        command.add_argument("--url", help=url_help)
+        command.add_argument("--json", action="store_true", help="print the API's JSON")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         for path in export_schemas(args.dir):
             print(path)
         return 0
+    if args.command in ("status", "pending", "report"):
+        from pipeline.queries.client import run as run_query
+
+        return run_query(args.command, args)
     if args.command == "demo":
         from pipeline.demo import run_demo
 

@@ -22,6 +22,7 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 _BROKER_URL = re.compile(r"^(kafka://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._\-]{1,249}$")
+_HTTP_URL = re.compile(r"^https?://[A-Za-z0-9_.\-\[\]:]+:\d{1,5}/?$")
 
 
 class Settings(BaseSettings):
@@ -57,6 +58,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var/state")
     web_port: int = Field(default=6066, ge=1, le=65535)
     web_bind: str = "0.0.0.0"
+    #: The URL other workers use to reach this one (key lookups are routed to the worker that
+    #: owns the key; /pending and /summary fan out to every worker). Default: http://HOSTNAME:PORT.
+    advertised_url: str | None = None
+    #: How long a fanned-out or routed operator API call waits for another worker.
+    api_timeout: Duration = 10.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     session_timeout: Duration = 30.0
@@ -85,6 +91,13 @@ class Settings(BaseSettings):
     def _topic_name(cls, value: str) -> str:
         if not _TOPIC_NAME.match(value):
             raise ValueError("expected 1-249 characters of A-Z a-z 0-9 . _ -")
+        return value
+
+    @field_validator("advertised_url")
+    @classmethod
+    def _advertised_url(cls, value: str | None) -> str | None:
+        if value is not None and not _HTTP_URL.match(value):
+            raise ValueError("expected http://HOST:PORT or https://HOST:PORT (no path)")
         return value
 
     @field_validator("critical_after")

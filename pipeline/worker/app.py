@@ -77,6 +77,10 @@ class InvoiceSyncApp:
             web_enabled=True,
             web_port=s.web_port,
             web_bind=s.web_bind,
+            # What this worker advertises to the group: key lookups are routed here for the
+            # partitions it owns (faust's table_route), and /pending fans out to it.
+            # None: faust's default, http://HOSTNAME:WEB_PORT.
+            canonical_url=s.advertised_url,
             consumer_auto_offset_reset="earliest",
             consumer_group_instance_id=s.instance_id,
             broker_session_timeout=s.session_timeout,
@@ -102,6 +106,8 @@ class InvoiceSyncApp:
         self.source = self.app.topic(s.topic_issued, s.topic_acknowledged, s.topic_ticks,
                                      partitions=s.partitions, **raw)
         self.ticks = self.app.topic(s.topic_ticks, partitions=s.partitions, **raw)
+        # Routes invoice lookups to the worker owning the key's partition (see worker/api.py).
+        self.issued = self.app.topic(s.topic_issued, partitions=s.partitions, **raw)
         self.alerts = self.app.topic(s.topic_alerts, **raw)
         self.dlq = self.app.topic(s.topic_dlq, **raw)
         self.table = self.app.Table(

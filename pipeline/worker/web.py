@@ -43,3 +43,7 @@ def register_views(worker: InvoiceSyncApp) -> None:
     async def metrics(web: Any, request: Any) -> Any:
         return web.bytes(generate_latest(worker.metrics.registry),
                          content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    from pipeline.worker.api import register_api
+
+    register_api(worker)

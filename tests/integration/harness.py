@@ -129,6 +129,7 @@ class Stack:
 
     def worker_env(self, name: str = "w1", **settings: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("INVOICE_SYNC_")}
+        port = free_port()
         env.update({
             "INVOICE_SYNC_BROKER": f"kafka://{self.bootstrap}",
             "INVOICE_SYNC_APP_ID": f"{self.prefix}-invoice-sync",
@@ -139,7 +140,8 @@ class Stack:
             "INVOICE_SYNC_TOPIC_TICKS": f"{self.prefix}.ticks",
             "INVOICE_SYNC_PARTITIONS": "4",
             "INVOICE_SYNC_DATA_DIR": str(self.tmp / name / "state"),
-            "INVOICE_SYNC_WEB_PORT": str(free_port()),
+            "INVOICE_SYNC_WEB_PORT": str(port),
+            "INVOICE_SYNC_ADVERTISED_URL": f"http://127.0.0.1:{port}",
             "INVOICE_SYNC_WEB_BIND": "127.0.0.1",
             "INVOICE_SYNC_WARN_AFTER": "4s",
             "INVOICE_SYNC_CRITICAL_AFTER": "600s",

@@ -1,0 +1,217 @@
+"""The operator API on faust's web server: one invoice, pending invoices, the period summary.
+
+- ``GET /invoices/{invoice_id}`` is answered by the worker that owns the key: faust's
+  ``topic_route`` forwards the request to the URL that worker advertised to the group
+  (``INVOICE_SYNC_ADVERTISED_URL``), so any worker (or a load balancer in front of them) can
+  be asked. It routes by the issued topic's partition of the raw key, which is where the
+  record lives (the table is co-partitioned with its input). ``table_route`` would hash the
+  table's JSON-serialised key (``"2411..."`` with quotes) and land on the wrong worker.
+- ``GET /pending`` and ``GET /summary`` fan out: the worker asked sends the same query to
+  ``/pending/local`` (``/summary/local``) of every worker in the group's table assignment,
+  itself included, and merges the answers. Fan-out was chosen over a compacted state topic
+  because the table already is the state; a second copy would double the writes on the hot
+  path for a query an operator runs a few times a day. The assignment must cover every
+  partition, and every worker must answer, or the call fails with 503: a partial pending list
+  or summary would read as "all good" to a finance team.
+
+Errors are JSON ``{"status": N, "error": "...", "message": "..."}``: 400 for bad parameters,
+404 for an unknown invoice, 503 while the group is rebalancing or a worker does not answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+
+from pipeline.correlation.state import InvoiceState, decode
+from pipeline.logs import get_logger
+from pipeline.queries.paging import local_page, merge_pages
+from pipeline.queries.params import (
+    PendingQuery,
+    QueryError,
+    SummaryQuery,
+    check_invoice_id,
+    parse_pending,
+    parse_summary,
+)
+from pipeline.queries.summary import Summary
+from pipeline.queries.views import invoice_view
+
+if TYPE_CHECKING:
+    from pipeline.worker.app import InvoiceSyncApp
+
+log = get_logger(__name__)
+
+#: Records summarised between two yields to the event loop (a scan must not stall the agent).
+SCAN_SLICE = 2000
+
+
+class Unavailable(Exception):
+    """The group cannot answer completely right now (HTTP 503)."""
+
+
+def error(web: Any, status: int, code: str, message: str, **extra: Any) -> Any:
+    """A JSON error response."""
+    return web.json({"status": status, "error": code, "message": message, **extra},
+                    status=status)
+
+
+class OperatorApi:
+    """Local answers and the fan-out over the group, for one worker."""
+
+    def __init__(self, worker: InvoiceSyncApp) -> None:
+        self.worker = worker
+        self.app = worker.app
+
+    # -- local answers --------------------------------------------------------------------
+
+    def load(self, invoice_id: str) -> InvoiceState | None:
+        raw = self.worker.table.get(invoice_id)
+        return None if raw is None else decode(raw)
+
+    def owned(self, invoice_id: str) -> InvoiceState | None:
+        """The record if it lies in a partition this worker actively owns."""
+        state = self.load(invoice_id)
+        if state is None or state.partition not in self.worker.active_partitions():
+            return None
+        return state
+
+    def local_pending(self, query: PendingQuery) -> dict[str, Any]:
+        now = time.time()
+        book = self.worker.correlator.pending
+        candidates = book.oldest_first(
+            after=query.cursor.key() if query.cursor else None,
+            issued_before=None if query.older_than is None else now - query.older_than)
+        return local_page(candidates, self.owned, query, now=now)
+
+    async def local_summary(self, query: SummaryQuery) -> Summary:
+        summary = Summary()
+        for count, (_, raw) in enumerate(self.worker.table.items(), start=1):
+            summary.add(decode(raw), query)
+            if count % SCAN_SLICE == 0:
+                await asyncio.sleep(0)
+        return summary
+
+    # -- the group ------------------------------------------------------------------------
+
+    def members(self) -> list[str]:
+        """URLs of the workers that own the table's partitions; Unavailable unless all owned."""
+        try:
+            hosts = self.app.router.table_metadata(self.worker.table.name)
+        except KeyError:
+            raise Unavailable("no partition assignment yet") from None
+        owned: set[int] = set()
+        for partitions in hosts.values():
+            for numbers in partitions.values():
+                owned.update(numbers)
+        missing = set(range(self.worker.settings.partitions)) - owned
+        if missing:
+            raise Unavailable(f"partitions {sorted(missing)} have no owner (rebalancing)")
+        return sorted(url for url, parts in hosts.items() if any(parts.values()))
+
+    def is_self(self, url: str) -> bool:
+        return url.rstrip("/") == str(self.app.conf.canonical_url).rstrip("/")
+
+    async def fetch(self, url: str, path: str, params: dict[str, str]) -> dict[str, Any]:
+        timeout = aiohttp.ClientTimeout(total=self.worker.settings.api_timeout)
+        target = url.rstrip("/") + path
+        try:
+            async with self.app.http_client.get(target, params=params,
+                                                timeout=timeout) as response:
+                body = await response.read()
+                if response.status != 200:
+                    raise Unavailable(f"worker {url} answered {response.status}: "
+                                      f"{body[:200].decode('utf-8', 'replace')}")
+                data: dict[str, Any] = orjson.loads(body)
+                return data
+        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
+            raise Unavailable(f"worker {url} did not answer: {exc!r}") from None
+
+    async def pending(self, query: PendingQuery) -> dict[str, Any]:
+        pages = await asyncio.gather(*(
+            self._local_or_remote_pending(url, query) for url in self.members()))
+        result = merge_pages(pages, query.limit)
+        result["workers"] = len(pages)
+        return result
+
+    async def _local_or_remote_pending(self, url: str, query: PendingQuery) -> dict[str, Any]:
+        if self.is_self(url):
+            return self.local_pending(query)
+        return await self.fetch(url, "/pending/local", query.to_params())
+
+    async def summary(self, query: SummaryQuery) -> dict[str, Any]:
+        async def one(url: str) -> Summary:
+            if self.is_self(url):
+                return await self.local_summary(query)
+            return Summary.from_json(await self.fetch(url, "/summary/local",
+                                                      query.to_params()))
+
+        total = Summary()
+        parts = await asyncio.gather(*(one(url) for url in self.members()))
+        for part in parts:
+            total.merge(part)
+        report = total.report(query)
+        report["workers"] = len(parts)
+        return report
+
+
+def register_api(worker: InvoiceSyncApp) -> None:
+    """Attach the operator API views to the worker's faust app."""
+    app, api = worker.app, OperatorApi(worker)
+
+    def query_of(request: Any) -> dict[str, str]:
+        return {k: request.query[k] for k in request.query}
+
+    @app.page("/invoices/{invoice_id}")
+    @app.topic_route(topic=worker.issued, match_info="invoice_id")
+    async def invoice(web: Any, request: Any, invoice_id: str) -> Any:
+        try:
+            check_invoice_id(invoice_id)
+        except QueryError as exc:
+            return error(web, 400, "bad_request", str(exc))
+        state = api.load(invoice_id)
+        if state is None:
+            return error(web, 404, "not_found",
+                         f"invoice {invoice_id} is not known: neither issued nor acknowledged "
+                         f"(or expired after the retention period)",
+                         served_by=str(app.conf.canonical_url))
+        view = invoice_view(state, now=time.time())
+        view["served_by"] = str(app.conf.canonical_url)
+        return web.json(view)
+
+    @app.page("/pending")
+    async def pending(web: Any, request: Any) -> Any:
+        try:
+            return web.json(await api.pending(parse_pending(query_of(request))))
+        except QueryError as exc:
+            return error(web, 400, "bad_request", str(exc))
+        except Unavailable as exc:
+            return error(web, 503, "unavailable", str(exc))
+
+    @app.page("/pending/local")
+    async def pending_local(web: Any, request: Any) -> Any:
+        try:
+            return web.json(api.local_pending(parse_pending(query_of(request))))
+        except QueryError as exc:
+            return error(web, 400, "bad_request", str(exc))
+
+    @app.page("/summary")
+    async def summary(web: Any, request: Any) -> Any:
+        try:
+            return web.json(await api.summary(parse_summary(query_of(request))))
+        except QueryError as exc:
+            return error(web, 400, "bad_request", str(exc))
+        except Unavailable as exc:
+            return error(web, 503, "unavailable", str(exc))
+
+    @app.page("/summary/local")
+    async def summary_local(web: Any, request: Any) -> Any:
+        try:
+            local = await api.local_summary(parse_summary(query_of(request)))
+        except QueryError as exc:
+            return error(web, 400, "bad_request", str(exc))
+        return web.json(local.to_json())

@@ -1,0 +1,116 @@
+"""The operator API on two real workers: lookups routed to the key's owner, the pending list and
+the summary spanning both workers, JSON errors, and the CLI over the same API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from pipeline.cli import main as cli_main
+from pipeline.contracts.samples import sample_ack, sample_issued
+from tests.integration.harness import Stack, WorkerProcess, wait_for
+
+
+def get(worker: WorkerProcess, path: str) -> tuple[int, Any]:
+    status, body = worker.http(path)
+    return status, orjson.loads(body)
+
+
+def test_two_workers_answer_lookups_pending_and_summary_for_the_whole_group(
+        stack: Stack, capsys: Any) -> None:
+    stack.create_topics()
+    first = stack.worker("w1", WARN_AFTER="1h", CRITICAL_AFTER="2h")
+    second = stack.worker("w2", WARN_AFTER="1h", CRITICAL_AFTER="2h")
+    wait_for(lambda: first.ready() and second.ready(), 90, "both workers to own partitions")
+
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    invoices = [sample_issued(seq=500 + i, issued_at=(start + timedelta(seconds=i)).isoformat(),
+                              region_code="110000" if i % 2 else "310000")
+                for i in range(16)]
+    accepted, rejected = invoices[:4], invoices[4:6]
+    stack.produce_events("issued", invoices)
+    stack.produce_events("acknowledged", [
+        *(sample_ack(i["invoice_id"], acknowledged_at=(
+            datetime.fromisoformat(i["issued_at"]) + timedelta(seconds=5)).isoformat())
+          for i in accepted),
+        *(sample_ack(i["invoice_id"], status="rejected", acknowledged_at=start.isoformat())
+          for i in rejected),
+    ])
+    unsynced = invoices[4:]
+
+    def summary_settled() -> Any:
+        status, body = get(first, "/summary")
+        return status == 200 and body["issued"] == 16 and body["synced"] == 4 \
+            and body["rejected"] == 2 and body
+    summary = wait_for(summary_settled, 60, "both workers to hold all 16 invoices")
+
+    # Every invoice is answered by either worker; each worker owns some of them.
+    served_by = set()
+    for invoice in invoices:
+        answers = [get(w, f"/invoices/{invoice['invoice_id']}") for w in (first, second)]
+        assert [code for code, _ in answers] == [200, 200], answers
+        for _, view in answers:
+            view.pop("age_seconds")
+        assert answers[0][1] == answers[1][1]
+        served_by.add(answers[0][1]["served_by"])
+    assert served_by == {f"http://127.0.0.1:{w.port}" for w in (first, second)}
+
+    _, view = get(second, f"/invoices/{accepted[0]['invoice_id']}")
+    assert view["status"] == "synced" and view["latency_seconds"] == 5.0
+    assert view["acknowledgement"]["status"] == "accepted"
+    _, view = get(first, f"/invoices/{rejected[0]['invoice_id']}")
+    assert view["status"] == "rejected" and view["acknowledgement"]["reason_code"] == "E1001"
+    assert [a["kind"] for a in view["alerts"]] == ["rejected"]
+
+    # Pending spans both workers, oldest first, and pages walk it exactly once.
+    status, page = get(second, "/pending?limit=100")
+    assert status == 200 and page["workers"] == 2 and page["next_cursor"] is None
+    assert [r["invoice_id"] for r in page["items"]] == [i["invoice_id"] for i in unsynced]
+    walked, cursor = [], ""
+    while True:
+        _, page = get(first, f"/pending?limit=5{cursor}")
+        walked += [r["invoice_id"] for r in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert walked == [i["invoice_id"] for i in unsynced]
+    _, page = get(first, "/pending?region_code=110000&older_than=29m")
+    expected = [i["invoice_id"] for i in unsynced if i["region_code"] == "110000"
+                and datetime.fromisoformat(i["issued_at"]) <= datetime.now(UTC)
+                - timedelta(minutes=29)]
+    assert [r["invoice_id"] for r in page["items"]] == expected and expected
+
+    # The reconciliation of the period, merged from both workers.
+    assert summary["workers"] == 2 and summary["pending"] == 10
+    assert summary["by_region"]["110000"]["issued"] == 8
+    assert abs(summary["latency_seconds"]["p50"] - 5.0) <= 0.05
+    _, beijing = get(second, "/summary?region_code=110000")
+    assert beijing["issued"] == 8
+    since = (start + timedelta(seconds=8)).isoformat()
+    _, later = get(second, f"/summary?since={since.replace('+', '%2B')}")
+    assert later["issued"] == 8 and later["synced"] == 0
+
+    # Errors are JSON with a status code.
+    status, body = get(first, "/invoices/24110000000000009999")
+    assert (status, body["status"], body["error"]) == (404, 404, "not_found")
+    assert body["message"].startswith("invoice 24110000000000009999 is not known")
+    for bad in ("/pending?limit=0", "/pending?older_than=soon", "/pending?cursor=xyz",
+                "/pending?region_code=BJ", "/summary?since=yesterday", "/pending?colour=red"):
+        status, body = get(second, bad)
+        assert status == 400 and body["status"] == 400 and body["message"], (bad, body)
+
+    # The CLI asks the same API.
+    url = f"--url=http://127.0.0.1:{second.port}"
+    capsys.readouterr()
+    assert cli_main(["status", rejected[0]["invoice_id"], url]) == 0
+    assert "rejected" in capsys.readouterr().out
+    assert cli_main(["status", "24110000000000009999", url]) == 1
+    assert "not known" in capsys.readouterr().err
+    assert cli_main(["pending", url, "--limit=4", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert all(i["invoice_id"] in out for i in unsynced) and "12 pending" in out
+    assert cli_main(["report", url, "--json"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["issued"] == 16
+    assert cli_main(["pending", url, "--older-than=soon"]) == 2
