@@ -1,0 +1,84 @@
+"""What happens to one invoice (its fate) and which alerts the worker must then emit.
+
+This mirrors ``pipeline.correlation.rules`` from the outside: the simulator decides the fate,
+and :func:`expected_alerts` says what a correct worker reports about it. Fates keep every
+acceptance out of the guard band around a threshold (see :mod:`.latency`), so the answer does
+not depend on timing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.contracts import AckStatus, AlertKind, AlertSeverity
+from pipeline.correlation.sla import Thresholds
+
+from .latency import in_guard_band
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One acknowledgement, ``after`` seconds after ``issued_at``; ``copies`` > 1 re-delivers
+    the same event (same ``event_id``)."""
+
+    after: float
+    status: AckStatus
+    reason: tuple[str, str] | None = None
+    copies: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Fate:
+    """An invoice's story: its acknowledgements, when its issued event is produced (seconds
+    after ``issued_at``: > 0 when the billing system's outbox is late), and how often."""
+
+    label: str
+    answers: tuple[Answer, ...] = ()
+    issued_delay: float = 0.0
+    issued_copies: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedAlert:
+    """An alert the worker must emit, due (at the earliest) at ``due_at`` (epoch seconds)."""
+
+    kind: AlertKind
+    severity: AlertSeverity
+    due_at: float
+
+
+class AmbiguousFate(ValueError):
+    """A fate whose acceptance is too close to a threshold to predict the alerts."""
+
+
+def expected_alerts(fate: Fate, issued_at: float, thresholds: Thresholds) -> list[ExpectedAlert]:
+    """The per-invoice alerts a correct worker emits for ``fate``, in the order it emits them.
+
+    - ``rejected``/warning when a rejection comes before any acceptance;
+    - ``unsynced``/warning (and /critical) when no acceptance comes by the threshold;
+    - ``resolved``/info when an acceptance follows any of those.
+
+    Raises :class:`AmbiguousFate` if an acceptance lies in a threshold's guard band.
+    """
+    answers = sorted(fate.answers, key=lambda answer: answer.after)
+    accepted = next((a.after for a in answers if a.status != "rejected"), None)
+    if accepted is not None and in_guard_band(accepted, thresholds):
+        raise AmbiguousFate(f"acceptance after {accepted:.3f}s is within a threshold's guard band")
+    seen_at = issued_at + fate.issued_delay  # the worker learns of the invoice no earlier
+    alerts: list[ExpectedAlert] = []
+    rejection = next((a.after for a in answers
+                      if a.status == "rejected" and (accepted is None or a.after < accepted)),
+                     None)
+    if rejection is not None and fate.issued_delay > 0:
+        # Whether the rejection is alerted then depends on how the worker interleaves topics.
+        raise AmbiguousFate("a rejection of an invoice whose issued event comes late")
+    if rejection is not None:
+        alerts.append(ExpectedAlert("rejected", "warning", max(seen_at, issued_at + rejection)))
+    levels: tuple[tuple[AlertSeverity, float], ...] = (
+        ("warning", thresholds.warn_after), ("critical", thresholds.critical_after))
+    for severity, limit in levels:
+        if accepted is None or accepted > limit:
+            alerts.append(ExpectedAlert("unsynced", severity, issued_at + limit))
+    if accepted is not None and alerts:
+        alerts.append(ExpectedAlert("resolved", "info", max(seen_at, issued_at + accepted)))
+    return sorted(alerts, key=lambda alert: alert.due_at)
