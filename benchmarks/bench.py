@@ -30,6 +30,7 @@ from typing import Any
 
 from benchmarks import data
 from benchmarks.kafka_reads import baseline, lateness, percentile, read_alerts
+from benchmarks.profile import Sampler
 from benchmarks.report import machine, render_table
 from benchmarks.worker import BenchWorker, poll
 from pipeline.localkafka.ports import free_port
@@ -156,10 +157,13 @@ def _pipeline_and_restart(run: Run, args: argparse.Namespace, total: int,
     out: dict[str, Any] = {}
     n = args.pending
     worker = run.worker("bench").start()
+    sampler = Sampler(worker.pid, args.profile) if args.profile else None
     try:
         ready = poll(lambda: worker.ready() and time.monotonic(), 300, "the worker to be ready")
         done = poll(lambda: (worker.metric("invoice_sync_events_total") or 0) >= total
                     and time.monotonic(), args.timeout, "the worker to process the backlog")
+        if sampler is not None:
+            out["profile"] = str(sampler.stop())
         seconds = done - worker.started_at
         out["pipeline"] = {"seconds": round(seconds, 3), "ready_after": round(
             ready - worker.started_at, 3), "events_per_second": round(total / seconds)}
@@ -169,6 +173,8 @@ def _pipeline_and_restart(run: Run, args: argparse.Namespace, total: int,
         loaded = worker.settled_rss()
         first_peak = worker.memory()["VmHWM"]
     finally:
+        if sampler is not None:
+            sampler.stop()
         worker.stop()
 
     restarted = run.worker("bench").start()
@@ -240,6 +246,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--live-seconds", type=float, default=None, help="default 60 (--quick 20)")
     p.add_argument("--timeout", type=float, default=3600.0)
     p.add_argument("--out", type=Path, default=Path("var/bench"))
+    p.add_argument("--profile", type=Path, default=None, metavar="FILE",
+                   help="sample the worker with py-spy during the backlog into FILE (raw "
+                        "collapsed stacks; summary: python -m benchmarks.profile FILE)")
     return p
 
 
