@@ -54,5 +54,12 @@ def run_worker() -> int:
     faust_worker = faust.Worker(
         worker.app, loglevel=settings.log_level, quiet=True, override_logging=False,
         redirect_stdouts=False)
-    faust_worker.execute_from_commandline()
+    # SIGTERM/SIGINT are a warm shutdown: the fetcher stops, the event in hand finishes
+    # (stream_wait_empty), the producer is flushed, offsets are committed and the stores are
+    # closed; then mode's worker raises SystemExit with the exit code.
+    try:
+        faust_worker.execute_from_commandline()
+    except SystemExit as exc:
+        log.info("worker_stopped", exit_code=exc.code)
+        raise
     return 0
