@@ -642,3 +642,28 @@ def test_packaged_chart_carries_the_rules(tmp_path: Path) -> None:
     )
     rule = one(objects_of(manifest), "PrometheusRule")
     assert rule["spec"]["groups"] == yaml.safe_load(RULES_FILE.read_text())["groups"]
+
+
+def test_each_pod_advertises_its_dns_name_on_the_headless_service(
+        defaults: list[dict[str, Any]]) -> None:
+    """The operator API routes lookups and fans /pending out to these URLs."""
+    env = {e["name"]: e for e in worker_container(defaults)["env"]}
+    names = [e["name"] for e in worker_container(defaults)["env"]]
+    headless = [s for s in by_kind_list(defaults, "Service")
+                if s["spec"].get("clusterIP") == "None"]
+    assert len(headless) == 1 and headless[0]["spec"]["publishNotReadyAddresses"] is True
+    statefulset = one(defaults, "StatefulSet")
+    assert statefulset["spec"]["serviceName"] == headless[0]["metadata"]["name"]
+    port = worker_container(defaults)["ports"][0]["containerPort"]
+    assert env["INVOICE_SYNC_ADVERTISED_URL"]["value"] == (
+        f"http://$(INVOICE_SYNC_INSTANCE_ID).{headless[0]['metadata']['name']}.billing.svc:{port}")
+    # Kubernetes expands $(VAR) only from variables defined earlier in the list.
+    assert names.index("INVOICE_SYNC_INSTANCE_ID") < names.index("INVOICE_SYNC_ADVERTISED_URL")
+    assert env["INVOICE_SYNC_INSTANCE_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+
+def test_compose_workers_advertise_their_own_service_names(compose: dict[str, Any]) -> None:
+    for name in ("worker-1", "worker-2"):
+        service = compose["services"][name]
+        assert service["environment"]["INVOICE_SYNC_ADVERTISED_URL"] == f"http://{name}:6066"
+        assert service["hostname"] == name
