@@ -176,8 +176,6 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
     import time
 
-    from pipeline.topics import ensure_topics
-
     from .invoices import wire_time
     from .kafka_io import read_outcomes
     from .report import truth_summary, verdict_report
@@ -198,7 +196,6 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
     wait = judge_at - time.time()
     print(f"judging at {wire_time(judge_at)}: deadlines up to {wire_time(cutoff)} plus "
           f"{args.grace:g}s grace" + (f" (waiting {wait:.1f}s)" if wait > 0 else ""), flush=True)
-    asyncio.run(ensure_topics(settings))
     outcomes = asyncio.run(read_outcomes(settings, float(run["started_at"]), judge_at))
     verdict = judge(truth, outcomes.alerts, outcomes.dead_letters, cutoff)
     print(verdict_report(verdict))

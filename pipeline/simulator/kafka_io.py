@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from pipeline.kafka_options import aiokafka_options
 from pipeline.settings import Settings
+from pipeline.topics import ensure_topics
 
 from .progress import Progress
 from .timeline import Item, TimedRecord
@@ -94,23 +95,23 @@ class Outcomes:
 async def read_outcomes(settings: Settings, since: float, until: float) -> Outcomes:
     """Read the alert and dead-letter topics from ``since`` (epoch seconds, less
     ``READ_BACK_SECONDS``) until the clock passes ``until``, then up to the end offsets."""
+    counts = await ensure_topics(settings)  # as the worker would; also the partition counts
     consumer = AIOKafkaConsumer(**aiokafka_options(settings), enable_auto_commit=False)
     await consumer.start()
     outcomes = Outcomes([], [])
     try:
-        await consumer.topics()  # fetch metadata for every topic
         partitions = [TopicPartition(topic, p) for topic in (settings.topic_alerts,
                                                               settings.topic_dlq)
-                      for p in sorted(consumer.partitions_for_topic(topic) or ())]
+                      for p in range(counts[topic])]
         consumer.assign(partitions)
         starts = await consumer.offsets_for_times(
             {tp: int((since - READ_BACK_SECONDS) * 1000) for tp in partitions})
+        # No record since then: start at the current end (an explicit offset; seek_to_end
+        # would resolve lazily, possibly after the first alerts were appended).
+        ends = await consumer.end_offsets(partitions)
         for tp in partitions:
             found = starts.get(tp)
-            if found is None:
-                await consumer.seek_to_end(tp)
-            else:
-                consumer.seek(tp, found.offset)
+            consumer.seek(tp, ends[tp] if found is None else found.offset)
         while time.time() < until:
             await _take(consumer, outcomes, settings,
                         wait_ms=int(1000 * min(1.0, until - time.time())))
