@@ -116,6 +116,18 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 120) 
     raise SystemExit("worker did not become ready")
 
 
+def _show_reconciliation(url: str) -> None:
+    """What an operator would ask next: the API's report and pending list."""
+    from pipeline.queries import client
+
+    print(f"\n$ invoice-sync report --url {url}")
+    client.report(url, sys.stdout, region_code=None, source_system=None, since=None, until=None)
+    print(f"\n$ invoice-sync pending --url {url}")
+    client.pending(url, sys.stdout, region_code=None, source_system=None, older_than=None,
+                   limit=20, cursor=None, all_pages=False)
+    sys.stdout.flush()
+
+
 def run_demo(port: int | None = None) -> int:
     """Run the demo; returns 0 when every expected alert arrived."""
     with tempfile.TemporaryDirectory(prefix="invoice-sync-demo-") as tmp:
@@ -127,6 +139,7 @@ def run_demo(port: int | None = None) -> int:
                    "INVOICE_SYNC_CRITICAL_AFTER": "120s",
                    "INVOICE_SYNC_DATA_DIR": f"{tmp}/state",
                    "INVOICE_SYNC_WEB_PORT": str(web_port),
+                   "INVOICE_SYNC_ADVERTISED_URL": f"http://127.0.0.1:{web_port}",
                    "INVOICE_SYNC_LOG_LEVEL": "WARNING"}
             log = Path(tmp, "worker.log").open("wb")  # noqa: SIM115  (closed in finally)
             print(f"broker at {broker.bootstrap}; starting the worker (warn_after {WARN_AFTER}s,"
@@ -146,6 +159,7 @@ def run_demo(port: int | None = None) -> int:
                     return seen
 
                 seen = asyncio.run(both())
+                _show_reconciliation(f"http://127.0.0.1:{web_port}")
             finally:
                 worker.send_signal(signal.SIGTERM)
                 worker.wait(60)

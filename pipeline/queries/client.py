@@ -112,16 +112,16 @@ def report(url: str, out: TextIO, *, region_code: str | None, source_system: str
     r = get(url, "/summary", _params(region_code=region_code, source_system=source_system,
                                       since=since, until=until))
     period = f"{r['period']['since'] or 'start of retention'} .. {r['period']['until'] or 'now'}"
-    out.write(f"period            {period}\n")
+    out.write(f"{'period':<24} {period}\n")
     if r.get("region_code"):
-        out.write(f"region            {r['region_code']}\n")
+        out.write(f"{'region':<24} {r['region_code']}\n")
     for key in ("issued", "synced", "pending", "rejected", "acknowledged_not_issued",
                 "red_letter"):
-        out.write(f"{key:<17} {r[key]:>8}\n")
-    out.write(f"{'alerted':<17} {r['alerted']['warning']:>8} warning, "
+        out.write(f"{key:<24} {r[key]:>8}\n")
+    out.write(f"{'alerted':<24} {r['alerted']['warning']:>8} warning, "
               f"{r['alerted']['critical']} critical\n")
     lat = r["latency_seconds"]
-    out.write(f"{'latency':<17} p50 {_seconds(lat['p50'])}  p90 {_seconds(lat['p90'])}  "
+    out.write(f"{'latency':<24} p50 {_seconds(lat['p50'])}  p90 {_seconds(lat['p90'])}  "
               f"p95 {_seconds(lat['p95'])}  p99 {_seconds(lat['p99'])}  "
               f"max {_seconds(lat['max'])}  (n={lat['count']})\n")
     if len(r["by_region"]) > 1:

@@ -81,6 +81,8 @@ class OperatorApi:
         return state
 
     def local_pending(self, query: PendingQuery) -> dict[str, Any]:
+        if not self.worker.state_rebuilt():
+            raise Unavailable("pending index is being rebuilt after a rebalance")
         now = time.time()
         book = self.worker.correlator.pending
         candidates = book.oldest_first(
@@ -198,6 +200,8 @@ def register_api(worker: InvoiceSyncApp) -> None:
             return web.json(api.local_pending(parse_pending(query_of(request))))
         except QueryError as exc:
             return error(web, 400, "bad_request", str(exc))
+        except Unavailable as exc:
+            return error(web, 503, "unavailable", str(exc))
 
     @app.page("/summary")
     async def summary(web: Any, request: Any) -> Any:

@@ -225,6 +225,10 @@ class InvoiceSyncApp:
     async def _on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
         self._assigned_generation += 1
 
+    def state_rebuilt(self) -> bool:
+        """The derived indexes match the current assignment (rebuilt on its first tick)."""
+        return self._built_generation == self._assigned_generation
+
     def active_partitions(self) -> set[int]:
         """Tick partitions this worker actively owns (standbys excluded)."""
         topic = self.settings.topic_ticks
