@@ -24,6 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_query_commands(sub)
     demo = sub.add_parser("demo", help="broker + worker + a realistic stream, alerts printed")
     demo.add_argument("--port", type=int, default=None, help="broker port (default: a free one)")
+    from pipeline.simulator.command import add_parser as add_simulate_parser
+
+    add_simulate_parser(sub)
     return parser
 
 
@@ -71,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline.queries.client import run as run_query
 
         return run_query(args.command, args)
+    if args.command == "simulate":
+        from pipeline.simulator.command import run_simulate
+
+        return run_simulate(args)
     if args.command == "demo":
         from pipeline.demo import run_demo
 
