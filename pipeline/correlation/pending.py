@@ -8,10 +8,11 @@ worker that is behind does not report invoices "past warning" that it has not al
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+from sortedcontainers import SortedList
 
 from .state import Flag, InvoiceState
 
@@ -33,11 +34,16 @@ def pending_band(state: InvoiceState | None) -> tuple[str, AgeBand] | None:
 
 @dataclass(slots=True)
 class PendingBook:
-    """Pending counts per (region, band) and the oldest pending issued_at."""
+    """Pending counts per (region, band), and the pending invoices in issued_at order.
+
+    The order is a sorted list of (issued_at, invoice_id), so the oldest pending invoice is
+    O(1), entering or leaving is O(log n), and a page of k after a cursor is O(log n + k):
+    the operator API pages through a million pending invoices without stalling the agent.
+    """
 
     counts: Counter[tuple[str, AgeBand]] = field(default_factory=Counter)
     _issued_at: dict[str, float] = field(default_factory=dict)
-    _oldest: list[tuple[float, str]] = field(default_factory=list)
+    _order: SortedList = field(default_factory=SortedList)
 
     def update(self, old: InvoiceState | None, new: InvoiceState | None) -> None:
         """Apply one transition of one invoice's record."""
@@ -54,35 +60,33 @@ class PendingBook:
             self.counts[after] += 1
             if invoice_id not in self._issued_at:
                 self._issued_at[invoice_id] = new.issued_at
-                heapq.heappush(self._oldest, (new.issued_at, invoice_id))
+                self._order.add((new.issued_at, invoice_id))
         elif after is None:
-            self._issued_at.pop(invoice_id, None)
+            issued_at = self._issued_at.pop(invoice_id, None)
+            if issued_at is not None:
+                self._order.remove((issued_at, invoice_id))
 
     def oldest_issued_at(self) -> float | None:
-        """issued_at of the oldest pending invoice (stale heap entries are dropped lazily)."""
-        while self._oldest:
-            issued_at, invoice_id = self._oldest[0]
-            if self._issued_at.get(invoice_id) == issued_at:
-                return issued_at
-            heapq.heappop(self._oldest)
-        return None
+        """issued_at of the oldest pending invoice."""
+        if not self._order:
+            return None
+        issued_at: float = self._order[0][0]
+        return issued_at
 
     def oldest_first(self, *, after: tuple[float, str] | None = None,
                      issued_before: float | None = None) -> Iterator[tuple[float, str]]:
         """Pending (issued_at, invoice_id) in ascending order, strictly after ``after``.
 
-        Only invoices issued at or before ``issued_before`` when it is given. Lazy: the
-        candidates are heapified once (O(n)) and popped as the caller consumes them, so a
-        page of k costs O(n + k log n) and the caller may stop early.
+        Only invoices issued at or before ``issued_before`` when it is given. Lazy, and meant
+        to be consumed without awaiting in between (the book changes as events are applied).
         """
-        candidates = [
-            (issued_at, invoice_id) for invoice_id, issued_at in self._issued_at.items()
-            if (after is None or (issued_at, invoice_id) > after)
-            and (issued_before is None or issued_at <= issued_before)
-        ]
-        heapq.heapify(candidates)
-        while candidates:
-            yield heapq.heappop(candidates)
+        entries: Iterator[tuple[float, str]] = (
+            self._order.irange(minimum=after, inclusive=(False, True)) if after is not None
+            else iter(self._order))
+        for entry in entries:
+            if issued_before is not None and entry[0] > issued_before:
+                return
+            yield entry
 
     def __len__(self) -> int:
         return len(self._issued_at)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from pipeline.correlation.pending import PendingBook, pending_band
 from pipeline.correlation.state import Flag, InvoiceState
 
@@ -53,3 +56,34 @@ def test_oldest_first_pages_by_issued_at_then_id() -> None:
                                                             (30.0, "C")]
     book.update(issued("B", 30.0), synced(issued("B", 30.0)))
     assert [i for _, i in book.oldest_first()] == ["A", "C", "D"]
+
+
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 2), st.sampled_from(
+    ["issue", "warn", "sync", "delete"])), max_size=120))
+def test_oldest_first_matches_a_sorted_model(steps: list[tuple[int, int, str]]) -> None:
+    book = PendingBook()
+    records: dict[str, InvoiceState] = {}
+    for number, minute, action in steps:
+        invoice_id = f"I{number}"
+        old = records.get(invoice_id)
+        if action == "issue":
+            new: InvoiceState | None = old or issued(invoice_id, 60.0 * minute + number % 7)
+        elif action == "warn":
+            new = old and replace(old, flags=old.flags | Flag.WARNED)
+        elif action == "sync":
+            new = old and synced(old)
+        else:
+            new = None
+        book.update(old, new)
+        if new is None:
+            records.pop(invoice_id, None)
+        else:
+            records[invoice_id] = new
+    pending = sorted((s.issued_at or 0.0, s.invoice_id) for s in records.values()
+                     if pending_band(s) is not None)
+    assert list(book.oldest_first()) == pending
+    assert len(book) == len(pending) == sum(book.counts.values())
+    assert book.oldest_issued_at() == (pending[0][0] if pending else None)
+    if pending:
+        middle = pending[len(pending) // 2]
+        assert list(book.oldest_first(after=middle)) == [p for p in pending if p > middle]
