@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pipeline.settings import Settings
 
+    from .timeline import Item, SimulationConfig
     from .truth import DeadLetterTruth, GroundTruth
 
 SCENARIO_NAMES = ("healthy", "network_outage", "maintenance_window", "incomplete_fields",
@@ -103,7 +106,6 @@ def run_simulate(args: argparse.Namespace) -> int:
 def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
     import secrets
-    import time
 
     from pipeline.correlation.sla import SlaRules, Thresholds
     from pipeline.topics import ensure_topics
@@ -128,22 +130,15 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     config = SimulationConfig(scenario, count, args.rate, seed, sla, latency, args.share,
                               args.window, args.outage_region, canary=not args.no_canary)
     path = args.truth or Path(f"simulate-{scenario}-{seed}.jsonl")
-    start = time.time() + 1.0  # leave the producer a moment to connect
-    header = {
-        "type": "run", "version": 1, "scenario": scenario, "seed": seed, "count": count,
-        "rate": args.rate, "share": config.effective_share, "started_at": start,
-        "warn_after": warn, "critical_after": sla.default.critical_after,
-        "sla_rules": str(settings.sla_rules) if settings.sla_rules else None,
-        "latency_median": latency.median, "latency_p99": latency.p99,
-        "window": args.window, "outage_region": args.outage_region, "canary": config.canary,
-        "topics": {"issued": settings.topic_issued, "acknowledged": settings.topic_acknowledged,
-                   "alerts": settings.topic_alerts, "dlq": settings.topic_dlq},
-    }
     asyncio.run(ensure_topics(settings))
     show = sys.stderr.isatty() if args.progress is None else args.progress
-    truth = GroundTruth(run=header)
+    truth = GroundTruth(run={})
     with path.open("wb") as out:
-        out.write(to_line(header))
+
+        def plan(start: float) -> Iterator[Item]:
+            truth.run = _header(settings, config, start)
+            out.write(to_line(truth.run))
+            return timeline(config, start)
 
         def keep(record: InvoiceTruth | DeadLetterTruth) -> None:
             out.write(to_line(record))
@@ -152,12 +147,13 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
             else:
                 truth.dead_letters.append(record)
 
-        stats = asyncio.run(produce(settings, timeline(config, start), keep,
+        stats = asyncio.run(produce(settings, plan, keep,
                                     Progress(sys.stderr, enabled=show, total=count)))
         truth.produced = {"type": "produced", "records": stats.records,
                           "last_record_at": stats.last_record_at,
                           "max_lag_seconds": round(stats.max_lag, 3)}
         out.write(to_line(truth.produced))
+    start = stats.first_at
     took = max(1e-9, stats.last_record_at - start)
     print(f"scenario {scenario}, seed {seed}: {stats.records} records ({stats.invoices} invoices, "
           f"{stats.dead_letters} malformed) over {took:.1f}s ({stats.records / took:.1f}/s), "
@@ -170,6 +166,22 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _header(settings: Settings, config: SimulationConfig, start: float) -> dict[str, Any]:
+    default = config.sla.default
+    return {
+        "type": "run", "version": 1, "scenario": config.scenario, "seed": config.seed,
+        "count": config.count, "rate": config.rate, "share": config.effective_share,
+        "started_at": start, "warn_after": default.warn_after,
+        "critical_after": default.critical_after,
+        "sla_rules": str(settings.sla_rules) if settings.sla_rules else None,
+        "latency_median": config.latency.median, "latency_p99": config.latency.p99,
+        "window": config.window, "outage_region": config.outage_region,
+        "canary": config.canary,
+        "topics": {"issued": settings.topic_issued, "acknowledged": settings.topic_acknowledged,
+                   "alerts": settings.topic_alerts, "dlq": settings.topic_dlq},
+    }
 
 
 def _check(settings: Settings, args: argparse.Namespace) -> int:

@@ -21,6 +21,8 @@ from .truth import DeadLetterTruth, InvoiceTruth
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # oversized (> 1 MiB) records must reach the dead-letter path
 _IN_FLIGHT = 1000
+START_MARGIN = 0.2
+"""The run starts this long after the producer connected (seconds)."""
 READ_BACK_SECONDS = 60.0
 """Alerts are read from this long before the run's start (clock differences, early alerts)."""
 
@@ -29,21 +31,23 @@ READ_BACK_SECONDS = 60.0
 class ProduceStats:
     """What :func:`produce` did."""
 
+    first_at: float
     records: int = 0
     invoices: int = 0
     dead_letters: int = 0
-    first_at: float = 0.0
     last_record_at: float = 0.0
     max_lag: float = 0.0
 
 
 async def produce(
     settings: Settings,
-    items: Iterable[Item],
+    plan: Callable[[float], Iterable[Item]],
     on_truth: Callable[[InvoiceTruth | DeadLetterTruth], None],
     progress: Progress,
 ) -> ProduceStats:
-    """Send each record when its time comes (keyed by invoice id), hand truth to ``on_truth``.
+    """Send each record of ``plan(start)`` when its time comes (keyed by invoice id), and hand
+    its truth to ``on_truth``. ``start`` is taken once the producer is connected, so a slow
+    start-up does not put the run behind schedule.
 
     Records are sent without waiting for each acknowledgement, at most ``_IN_FLIGHT`` at a
     time; ``max_lag`` is how far behind schedule the slowest record was sent.
@@ -52,10 +56,10 @@ async def produce(
     producer = AIOKafkaProducer(**aiokafka_options(settings), acks="all", linger_ms=5,
                                 max_request_size=MAX_REQUEST_BYTES)
     await producer.start()
-    stats = ProduceStats()
+    stats = ProduceStats(first_at=time.time() + START_MARGIN)
     in_flight: list[asyncio.Future[Any]] = []
     try:
-        for item in items:
+        for item in plan(stats.first_at):
             if not isinstance(item, TimedRecord):
                 on_truth(item)
                 if isinstance(item, InvoiceTruth):
@@ -71,7 +75,6 @@ async def produce(
             if len(in_flight) >= _IN_FLIGHT:
                 await asyncio.gather(*in_flight)
                 in_flight.clear()
-            stats.first_at = stats.first_at or item.at
             stats.last_record_at = item.at
             stats.records += 1
             progress.update(stats.invoices, stats.records, stats.max_lag)
