@@ -1,7 +1,8 @@
 """HTTP endpoints on faust's web server: liveness, readiness and Prometheus metrics.
 
 Liveness never looks at Kafka: a broker blip must not make an orchestrator restart every pod.
-Readiness means this worker owns partitions and its table recovery has finished.
+Readiness means this worker owns partitions, its table recovery has finished and its deadline and
+pending indexes were rebuilt from the table (on the first tick after an assignment).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ def readiness(worker: InvoiceSyncApp) -> tuple[bool, str]:
         return False, "table recovery in progress"
     if not worker.active_partitions():
         return False, "no partitions assigned"
+    if not worker.state_rebuilt():
+        return False, "deadline and pending indexes being rebuilt"
     return True, "ok"
 
 

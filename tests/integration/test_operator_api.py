@@ -66,7 +66,8 @@ def test_two_workers_answer_lookups_pending_and_summary_for_the_whole_group(
 
     # Pending spans both workers, oldest first, and pages walk it exactly once.
     status, page = get(second, "/pending?limit=100")
-    assert status == 200 and page["workers"] == 2 and page["next_cursor"] is None
+    assert status == 200, page
+    assert page["workers"] == 2 and page["next_cursor"] is None
     assert [r["invoice_id"] for r in page["items"]] == [i["invoice_id"] for i in unsynced]
     walked, cursor = [], ""
     while True:
