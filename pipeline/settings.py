@@ -14,6 +14,7 @@ from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.correlation.durations import parse_duration
+from pipeline.correlation.sla import SlaRules, Thresholds
 
 ENV_PREFIX = "INVOICE_SYNC_"
 
@@ -137,3 +138,14 @@ def describe_errors(exc: ValidationError) -> str:
         reason = err["msg"].removeprefix("Value error, ")
         lines.append(f"invalid setting {name}{shown}: {reason}")
     return "\n".join(lines)
+
+
+def load_sla(settings: Settings) -> SlaRules:
+    """The SLA rules file if one is configured, else the WARN_AFTER/CRITICAL_AFTER defaults.
+
+    Raises :class:`~pipeline.correlation.sla.SlaRulesError` for a bad rules file.
+    """
+    default = Thresholds(warn_after=settings.warn_after, critical_after=settings.critical_after)
+    if settings.sla_rules is None:
+        return SlaRules(default=default)
+    return SlaRules.load(settings.sla_rules, default)

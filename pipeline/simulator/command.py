@@ -107,7 +107,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
     import secrets
 
-    from pipeline.correlation.sla import SlaRules, Thresholds
+    from pipeline.settings import load_sla
     from pipeline.topics import ensure_topics
 
     from .kafka_io import produce
@@ -119,9 +119,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
 
     scenario = args.scenario or "healthy"
     seed = args.seed if args.seed is not None else secrets.randbelow(10**6)
-    default = Thresholds(settings.warn_after, settings.critical_after)
-    sla = (SlaRules.load(settings.sla_rules, default) if settings.sla_rules
-           else SlaRules(default=default))
+    sla = load_sla(settings)
     warn = sla.default.warn_after
     latency = LatencyModel(args.latency_median or 0.05 * warn, args.latency_p99 or 0.4 * warn)
     count = args.count or 200

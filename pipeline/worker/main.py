@@ -7,21 +7,13 @@ import sys
 
 import faust
 
-from pipeline.correlation.sla import SlaRules, SlaRulesError, Thresholds
+from pipeline.correlation.sla import SlaRulesError
 from pipeline.logs import configure_logging, get_logger
 from pipeline.metrics import Metrics
-from pipeline.settings import Settings, SettingsError, load_settings
+from pipeline.settings import SettingsError, load_settings, load_sla
 from pipeline.topics import TopicLayoutError, ensure_topics
 
 log = get_logger(__name__)
-
-
-def load_sla(settings: Settings) -> SlaRules:
-    """The SLA rules file if one is configured, else the WARN_AFTER/CRITICAL_AFTER defaults."""
-    default = Thresholds(warn_after=settings.warn_after, critical_after=settings.critical_after)
-    if settings.sla_rules is None:
-        return SlaRules(default=default)
-    return SlaRules.load(settings.sla_rules, default)
 
 
 def run_worker() -> int:
