@@ -18,7 +18,9 @@ Fed by the adapter, with ``at`` = processing time:
 Entering: in the window, ``due >= min_due`` and ``unsynced / due >= share_threshold``.
 Leaving (with hysteresis): ``unsynced / due < recover_share``, or at least
 ``recovery_acks`` late syncs within the last ``recovery_seconds``. With no traffic at all
-the episode stays open: silence is not evidence of recovery.
+the episode stays open: silence is not evidence of recovery. After a recovery, only buckets
+that start after it count towards a new episode: the unsynced invoices of the outage that just
+ended are still in the window and must not re-open it.
 
 Severity: ``critical``. A whole region or source system not syncing puts every seller's
 filing there at risk, and Alertmanager's "critical inhibits warning" then folds that
@@ -69,6 +71,8 @@ class OutageDetector:
     recovery_acks: int = 20
     _counts: dict[_Key, dict[int, _Bucket]] = field(default_factory=dict, repr=False)
     _episodes: dict[_Key, _Episode] = field(default_factory=dict, repr=False)
+    #: Bucket index of each scope's last recovery; a new episode counts later buckets only.
+    _recovered_at: dict[_Key, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if not (self.window_seconds > 0 and math.isfinite(self.window_seconds)):
@@ -102,9 +106,13 @@ class OutageDetector:
         """Open and close episodes as of ``now``; returns degraded / resolved alerts."""
         alerts: list[Alert] = []
         current = self._index(now)
-        for key in sorted(self._counts.keys() | self._episodes.keys()):
-            totals = self._totals(key, current)
+        for key in sorted(self._counts.keys() | self._episodes.keys() | self._recovered_at.keys()):
             episode = self._episodes.get(key)
+            after = self._recovered_at.get(key) if episode is None else None
+            if after is not None and after < current - self.buckets:
+                del self._recovered_at[key]  # the recovery has left the window
+                after = None
+            totals = self._totals(key, current, after)
             share = totals.unsynced / totals.due if totals.due else 0.0
             if episode is None:
                 if totals.due >= self.min_due and share >= self.share_threshold:
@@ -116,6 +124,7 @@ class OutageDetector:
                 totals.recent_late >= self.recovery_acks
             ):
                 del self._episodes[key]
+                self._recovered_at[key] = current
                 recovery_id = recovery_alert_id(episode.alert_id)
                 alerts.append(
                     self._alert(key, recovery_id, "resolved", now, totals, episode.alert_id)
@@ -134,7 +143,7 @@ class OutageDetector:
         keys: tuple[_Key, _Key] = (("region_code", region_code), ("source_system", source_system))
         return [self._counts.setdefault(key, {}).setdefault(index, _Bucket()) for key in keys]
 
-    def _totals(self, key: _Key, current: int) -> _Totals:
+    def _totals(self, key: _Key, current: int, after: int | None = None) -> _Totals:
         buckets = self._counts.get(key, {})
         oldest = current - self.buckets + 1
         for index in [i for i in buckets if i < oldest]:
@@ -142,7 +151,8 @@ class OutageDetector:
         if not buckets:
             self._counts.pop(key, None)
         recent = current - max(1, math.ceil(self.recovery_seconds / self.bucket_seconds)) + 1
-        live = [(i, b) for i, b in buckets.items() if i <= current]
+        first = oldest if after is None else max(oldest, after + 1)
+        live = [(i, b) for i, b in buckets.items() if first <= i <= current]
         return _Totals(
             due=sum(b.due for _, b in live),
             unsynced=sum(b.unsynced for _, b in live),

@@ -156,3 +156,33 @@ def test_memory_is_bounded_by_buckets(events: list[tuple[float, bool, str]]) -> 
         detector.evaluate(now)
     for buckets in detector._counts.values():
         assert len(buckets) <= detector.buckets
+
+
+def test_a_late_ack_recovery_does_not_flap_back_on_the_same_evidence() -> None:
+    """Found with `simulate --scenario network_outage`: the acks' burst resolved the episode,
+    the unsynced invoices still in the window re-opened it on the next tick, with the same id,
+    over and over. Re-entry needs fresh evidence after the recovery."""
+    detector = OutageDetector(recovery_acks=5)
+    feed(detector, T0, 40, 0)
+    assert [a.kind for a in detector.evaluate(T0)] == ["degraded", "degraded"]
+    for _ in range(5):
+        detector.observe_synced_late("110000", "erp-a", T0 + 90)
+    assert [a.kind for a in detector.evaluate(T0 + 90)] == ["resolved", "resolved"]
+    for tick in range(1, 60):
+        assert detector.evaluate(T0 + 90 + tick) == [], f"re-opened {tick}s after recovery"
+    assert detector.active() == []
+    # A new outage after the recovery is a new episode, with a new id.
+    feed(detector, T0 + 150, 20, 0)
+    again = detector.evaluate(T0 + 150)
+    assert [a.kind for a in again] == ["degraded", "degraded"]
+    assert again[0].alert_id != degraded_alert_id("region_code", "110000", T0)
+    assert not detector.evaluate(T0 + 151)
+    # Bookkeeping of a recovery is forgotten once it has left the window.
+    quiet = OutageDetector(recovery_acks=5)
+    feed(quiet, T0, 40, 0)
+    quiet.evaluate(T0)
+    for _ in range(5):
+        quiet.observe_synced_late("110000", "erp-a", T0 + 90)
+    quiet.evaluate(T0 + 90)
+    quiet.evaluate(T0 + 90 + 2 * quiet.window_seconds)
+    assert quiet._recovered_at == {} and quiet._counts == {}
