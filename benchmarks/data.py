@@ -99,6 +99,8 @@ class LiveResult:
     unacked: set[str]
     events: int
     seconds: float
+    #: Wall-clock end of the paced stream: deadlines after it met a quiet topic (ticks only).
+    sustained_until: float = 0.0
 
 
 async def play_live(bootstrap: str, topics: Topics, *, rate: float, seconds: float,
@@ -133,6 +135,7 @@ async def play_live(bootstrap: str, topics: Topics, *, rate: float, seconds: flo
                         due_acks.append((elapsed + ack_delay, key.decode()))
                 events += 1
             await asyncio.sleep(0.01)
+        sustained_until = time.time()
         for due, invoice_id in due_acks:  # the acks still owed, at their time
             await asyncio.sleep(max(0.0, started + due - time.monotonic()))
             key, value = ack_record(invoice_id, _stamp(time.time()))
@@ -141,5 +144,5 @@ async def play_live(bootstrap: str, topics: Topics, *, rate: float, seconds: flo
         await producer.flush()
     finally:
         await producer.stop()
-    return LiveResult(unacked, events, time.monotonic() - started)
+    return LiveResult(unacked, events, time.monotonic() - started, sustained_until)
 
