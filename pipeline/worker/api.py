@@ -1,11 +1,13 @@
 """The operator API on faust's web server: one invoice, pending invoices, the period summary.
 
-- ``GET /invoices/{invoice_id}`` is answered by the worker that owns the key: faust's
-  ``topic_route`` forwards the request to the URL that worker advertised to the group
-  (``INVOICE_SYNC_ADVERTISED_URL``), so any worker (or a load balancer in front of them) can
-  be asked. It routes by the issued topic's partition of the raw key, which is where the
-  record lives (the table is co-partitioned with its input). ``table_route`` would hash the
-  table's JSON-serialised key (``"2411..."`` with quotes) and land on the wrong worker.
+- ``GET /invoices/{invoice_id}`` is answered by the worker that owns the key: the request is
+  forwarded to the URL that worker advertised to the group (``INVOICE_SYNC_ADVERTISED_URL``),
+  so any worker (or a load balancer in front of them) can be asked. The owner is found from the
+  issued topic's partition of the raw key, which is where the record lives (the table is
+  co-partitioned with its input); faust's ``table_route`` would hash the table's
+  JSON-serialised key (``"2411..."`` with quotes) and land on the wrong worker. Forwarding is
+  ours rather than faust's ``topic_route`` so that a dead owner gives a JSON 503 after
+  ``INVOICE_SYNC_API_TIMEOUT`` and a forwarded request is never forwarded again.
 - ``GET /pending`` and ``GET /summary`` fan out: the worker asked sends the same query to
   ``/pending/local`` (``/summary/local``) of every worker in the group's table assignment,
   itself included, and merges the answers. Fan-out was chosen over a compacted state topic
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import aiohttp
 import orjson
@@ -46,6 +49,8 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+#: Header on requests one worker forwards to another (answered locally, never forwarded again).
+FORWARDED = "X-Invoice-Sync-Forwarded"
 #: Records summarised between two yields to the event loop (a scan must not stall the agent).
 SCAN_SLICE = 2000
 
@@ -118,20 +123,33 @@ class OperatorApi:
     def is_self(self, url: str) -> bool:
         return url.rstrip("/") == str(self.app.conf.canonical_url).rstrip("/")
 
-    async def fetch(self, url: str, path: str, params: dict[str, str]) -> dict[str, Any]:
+    async def forward(self, url: str, path: str,
+                      params: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+        """GET another worker's JSON answer: (status, body); Unavailable if it gives none."""
         timeout = aiohttp.ClientTimeout(total=self.worker.settings.api_timeout)
         target = url.rstrip("/") + path
         try:
-            async with self.app.http_client.get(target, params=params,
-                                                timeout=timeout) as response:
+            async with self.app.http_client.get(target, params=params or {}, timeout=timeout,
+                                                headers={FORWARDED: "1"}) as response:
                 body = await response.read()
-                if response.status != 200:
-                    raise Unavailable(f"worker {url} answered {response.status}: "
-                                      f"{body[:200].decode('utf-8', 'replace')}")
                 data: dict[str, Any] = orjson.loads(body)
-                return data
+                return response.status, data
         except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
             raise Unavailable(f"worker {url} did not answer: {exc!r}") from None
+
+    async def fetch(self, url: str, path: str, params: dict[str, str]) -> dict[str, Any]:
+        """Another worker's 200 answer; Unavailable for anything else."""
+        status, data = await self.forward(url, path, params)
+        if status != 200:
+            raise Unavailable(f"worker {url} answered {status}: {data.get('message', data)}")
+        return data
+
+    def owner(self, invoice_id: str) -> str:
+        """URL of the worker owning the invoice's partition (of the issued topic)."""
+        try:
+            return str(self.app.router.external_topic_key_store(self.worker.issued, invoice_id))
+        except KeyError:
+            raise Unavailable("the invoice's partition has no owner (rebalancing)") from None
 
     async def pending(self, query: PendingQuery) -> dict[str, Any]:
         pages = await asyncio.gather(*(
@@ -169,12 +187,18 @@ def register_api(worker: InvoiceSyncApp) -> None:
         return {k: request.query[k] for k in request.query}
 
     @app.page("/invoices/{invoice_id}")
-    @app.topic_route(topic=worker.issued, match_info="invoice_id")
     async def invoice(web: Any, request: Any, invoice_id: str) -> Any:
         try:
             check_invoice_id(invoice_id)
+            if FORWARDED not in request.headers:  # forwarded once at most: no ping-pong
+                url = api.owner(invoice_id)
+                if not api.is_self(url):
+                    status, body = await api.forward(url, f"/invoices/{quote(invoice_id)}")
+                    return web.json(body, status=status)
         except QueryError as exc:
             return error(web, 400, "bad_request", str(exc))
+        except Unavailable as exc:
+            return error(web, 503, "unavailable", str(exc))
         state = api.load(invoice_id)
         if state is None:
             return error(web, 404, "not_found",

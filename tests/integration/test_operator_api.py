@@ -115,3 +115,22 @@ def test_two_workers_answer_lookups_pending_and_summary_for_the_whole_group(
     assert cli_main(["report", url, "--json"]) == 0
     assert orjson.loads(capsys.readouterr().out)["issued"] == 16
     assert cli_main(["pending", url, "--older-than=soon"]) == 2
+
+    # A dead owner: JSON 503 naming the worker, not a hang or an HTML 500; after the
+    # rebalance the survivor owns every partition and answers for every invoice again.
+    owned_by_second = [i["invoice_id"] for i in invoices
+                       if get(second, f"/invoices/{i['invoice_id']}")[1]["served_by"]
+                       == f"http://127.0.0.1:{second.port}"]
+    second.kill()
+    # The group notices after the session timeout (6 s); until then the dead owner is asked.
+    status, body = get(first, f"/invoices/{owned_by_second[0]}")
+    assert status == 503 and body["error"] == "unavailable", body
+    assert str(second.port) in body["message"]
+    status, body = get(first, "/pending")
+    assert status == 503 and body["error"] == "unavailable", body
+    wait_for(lambda: get(first, "/pending")[0] == 200, 60, "the survivor to own every partition")
+    for invoice_id in owned_by_second:
+        status, body = get(first, f"/invoices/{invoice_id}")
+        assert status == 200 and body["served_by"] == f"http://127.0.0.1:{first.port}"
+    assert [r["invoice_id"] for r in get(first, "/pending")[1]["items"]] == [
+        i["invoice_id"] for i in unsynced]
