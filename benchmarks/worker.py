@@ -110,8 +110,10 @@ class BenchWorker:
         return self.proc.returncode
 
 
-def poll(condition: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Call ``condition`` every 0.1 s until it returns something truthy; raise after ``timeout``."""
+def poll(condition: Callable[[], T | None], timeout: float, what: str,
+         interval: float = POLL) -> T:
+    """Call ``condition`` every ``interval`` seconds until it returns something truthy; raise
+    after ``timeout``. A poll of /metrics costs the worker a page render: long waits poll less."""
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
@@ -119,4 +121,4 @@ def poll(condition: Callable[[], T | None], timeout: float, what: str) -> T:
             return result
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(POLL)
+        time.sleep(interval)

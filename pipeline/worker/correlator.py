@@ -125,12 +125,14 @@ class Correlator:
         self.deadlines = {p: DeadlineIndex() for p in partitions}
         self.pending = PendingBook()
         count = 0
-        for key, raw in records:
+        for _, raw in records:
             state = decode(raw)
             if state.partition not in partitions:
                 continue
             count += 1
-            self.deadlines[state.partition].schedule(key, rules.next_due(state))
+            # The record's own invoice_id (equal to the key): the deadline heap and the pending
+            # book then share one string per invoice instead of holding two.
+            self.deadlines[state.partition].schedule(state.invoice_id, rules.next_due(state))
             self.pending.update(None, state)
         for stale in set(self.watermarks.partitions()) - partitions:
             self.watermarks.forget(stale)
