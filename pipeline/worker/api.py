@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -57,6 +58,16 @@ SCAN_SLICE = 2000
 
 class Unavailable(Exception):
     """The group cannot answer completely right now (HTTP 503)."""
+
+
+async def answer(web: Any, compute: Callable[[], Awaitable[dict[str, Any]]]) -> Any:
+    """``compute()`` as JSON; a bad parameter is a 400, an incomplete group a 503."""
+    try:
+        return web.json(await compute())
+    except QueryError as exc:
+        return error(web, 400, "bad_request", str(exc))
+    except Unavailable as exc:
+        return error(web, 503, "unavailable", str(exc))
 
 
 def error(web: Any, status: int, code: str, message: str, **extra: Any) -> Any:
@@ -211,35 +222,20 @@ def register_api(worker: InvoiceSyncApp) -> None:
 
     @app.page("/pending")
     async def pending(web: Any, request: Any) -> Any:
-        try:
-            return web.json(await api.pending(parse_pending(query_of(request))))
-        except QueryError as exc:
-            return error(web, 400, "bad_request", str(exc))
-        except Unavailable as exc:
-            return error(web, 503, "unavailable", str(exc))
+        return await answer(web, lambda: api.pending(parse_pending(query_of(request))))
 
     @app.page("/pending/local")
     async def pending_local(web: Any, request: Any) -> Any:
-        try:
-            return web.json(api.local_pending(parse_pending(query_of(request))))
-        except QueryError as exc:
-            return error(web, 400, "bad_request", str(exc))
-        except Unavailable as exc:
-            return error(web, 503, "unavailable", str(exc))
+        async def local() -> dict[str, Any]:
+            return api.local_pending(parse_pending(query_of(request)))
+        return await answer(web, local)
 
     @app.page("/summary")
     async def summary(web: Any, request: Any) -> Any:
-        try:
-            return web.json(await api.summary(parse_summary(query_of(request))))
-        except QueryError as exc:
-            return error(web, 400, "bad_request", str(exc))
-        except Unavailable as exc:
-            return error(web, 503, "unavailable", str(exc))
+        return await answer(web, lambda: api.summary(parse_summary(query_of(request))))
 
     @app.page("/summary/local")
     async def summary_local(web: Any, request: Any) -> Any:
-        try:
-            local = await api.local_summary(parse_summary(query_of(request)))
-        except QueryError as exc:
-            return error(web, 400, "bad_request", str(exc))
-        return web.json(local.to_json())
+        async def local() -> dict[str, Any]:
+            return (await api.local_summary(parse_summary(query_of(request)))).to_json()
+        return await answer(web, local)
