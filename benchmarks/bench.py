@@ -189,16 +189,22 @@ def _pipeline_and_restart(run: Run, args: argparse.Namespace, total: int,
         worker.stop()
 
     restarted = run.worker("bench").start()
+    restart_profile = args.profile.with_suffix(".restart.txt") if args.profile else None
+    sampler = Sampler(restarted.pid, restart_profile) if restart_profile else None
     try:
         poll(lambda: restarted.ready() and restarted.metric(
             "invoice_sync_pending_invoices") == n, args.timeout, "the restarted worker")
         recovery = time.monotonic() - restarted.started_at
+        if sampler is not None:
+            out["profile_restart"] = str(sampler.stop())
         out["recovery"] = {"seconds": round(recovery, 3), "pending": n}
         print(f"recovery of {n:,} pending: {recovery:.1f}s", flush=True)
         recovered = restarted.settled_rss()
         out["lateness"] = _live(run, args, restarted)
         peak = max(first_peak, restarted.memory()["VmHWM"])
     finally:
+        if sampler is not None:
+            sampler.stop()
         restarted.stop()
     # Per pending invoice: the restarted worker, which holds exactly the N pending invoices and
     # nothing of the catch-up (fetch buffers, prefetched records, allocator high water); the
@@ -275,7 +281,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="a worker setting for every worker of the run, e.g. "
                         "ROCKSDB_BLOCK_CACHE_BYTES=8388608 (INVOICE_SYNC_ prefix implied)")
     p.add_argument("--profile", type=Path, default=None, metavar="FILE",
-                   help="sample the worker with py-spy during the backlog into FILE (raw "
+                   help="sample the worker with py-spy during the backlog into FILE, and the "
+                        "restarted worker's recovery into FILE with suffix .restart.txt (raw "
                         "collapsed stacks; summary: python -m benchmarks.profile FILE)")
     return p
 

@@ -117,82 +117,118 @@ _HEADER = struct.Struct("<BBIHB")
 _ABSENT = 0xFFFF
 
 
+# Precompiled codecs: a restart decodes every record of the table (a million of them), and every
+# event encodes one, so nothing here builds a format string or a dict per record.
+_FLOAT_RUNS = tuple(struct.Struct(f"<{n}d") for n in range(9))  # the mask byte may claim 8
+_SEEN_RUNS: dict[int, struct.Struct] = {}
+_U16 = struct.Struct("<H")
+_POPCOUNT = tuple(bin(mask).count("1") for mask in range(256))
+_FLAG_VALUES: dict[int, Flag] = {}
+
+
+def _seen_run(n: int) -> struct.Struct:
+    run = _SEEN_RUNS.get(n)
+    if run is None:
+        run = _SEEN_RUNS[n] = struct.Struct(f"<B{n}Q")
+    return run
+
+
+def _flag(bits: int) -> Flag:
+    flag = _FLAG_VALUES.get(bits)
+    if flag is None:
+        flag = Flag(bits)
+        if bits < 64:  # the defined bits: at most 64 combinations are ever cached
+            _FLAG_VALUES[bits] = flag
+    return flag
+
+
 def encode(state: InvoiceState) -> bytes:
     """Serialise ``state`` in format version 1 (see module docstring)."""
-    floats = [getattr(state, name) for name in _FLOATS]
-    mask = sum(1 << i for i, value in enumerate(floats) if value is not None)
+    floats = (state.issued_at, state.warn_at, state.critical_at, state.acknowledged_at,
+              state.held_since, state.resolved_at, state.expires_at)
+    present = [value for value in floats if value is not None]
+    mask = 0
+    for i, value in enumerate(floats):
+        if value is not None:
+            mask |= 1 << i
+    seen = state.seen
     parts = [
         _HEADER.pack(
             FORMAT_VERSION, _STATUS_CODES[state.ack_status], state.partition, state.flags, mask
         ),
-        struct.pack(f"<{bin(mask).count('1')}d", *(v for v in floats if v is not None)),
-        struct.pack(f"<B{len(state.seen)}Q", len(state.seen), *state.seen),
+        _FLOAT_RUNS[len(present)].pack(*present),
+        _seen_run(len(seen)).pack(len(seen), *seen),
     ]
-    for name in _STRINGS:
-        text: str | None = getattr(state, name)
+    for name, text in zip(_STRINGS, (state.invoice_id, state.region_code, state.source_system,
+                                     state.seller_tax_id, state.reason_code, state.reason),
+                          strict=True):
         if text is None:
-            parts.append(struct.pack("<H", _ABSENT))
+            parts.append(_U16.pack(_ABSENT))
             continue
         raw = text.encode("utf-8")
         if len(raw) >= _ABSENT:
             raise ValueError(f"{name} too long to encode ({len(raw)} bytes)")
-        parts.append(struct.pack("<H", len(raw)) + raw)
+        parts.append(_U16.pack(len(raw)))
+        parts.append(raw)
     return b"".join(parts)
 
 
 def decode(data: bytes) -> InvoiceState:
     """Inverse of :func:`encode`; raises ValueError on an unknown version or corrupt data."""
     try:
-        return _decode(memoryview(data))
+        return _decode(bytes(data))
     except (struct.error, KeyError, UnicodeDecodeError, IndexError) as exc:
         raise ValueError(f"corrupt invoice state record: {exc}") from exc
 
 
-def _decode(view: memoryview) -> InvoiceState:
-    if len(view) < 1 or view[0] != FORMAT_VERSION:
-        found = view[0] if len(view) else None
+def _decode(data: bytes) -> InvoiceState:
+    if len(data) < 1 or data[0] != FORMAT_VERSION:
+        found = data[0] if len(data) else None
         raise ValueError(f"unsupported invoice state format version {found!r}")
-    _, status_code, partition, flags, mask = _HEADER.unpack_from(view, 0)
+    _, status_code, partition, flags, mask = _HEADER.unpack_from(data, 0)
     offset = _HEADER.size
-    count = bin(mask).count("1")
-    present = iter(struct.unpack_from(f"<{count}d", view, offset))
+    count = _POPCOUNT[mask]
+    values = iter(_FLOAT_RUNS[count].unpack_from(data, offset))
     offset += 8 * count
-    floats = {name: (next(present) if mask & (1 << i) else None) for i, name in enumerate(_FLOATS)}
-    (n_seen,) = struct.unpack_from("<B", view, offset)
-    seen = struct.unpack_from(f"<{n_seen}Q", view, offset + 1)
+    # In the order of _FLOATS: issued_at, warn_at, critical_at, acknowledged_at, held_since,
+    # resolved_at, expires_at.
+    f = [next(values) if mask & (1 << i) else None for i in range(7)]
+    n_seen = data[offset]
+    seen = _seen_run(n_seen).unpack_from(data, offset)[1:]
     offset += 1 + 8 * n_seen
-    strings: dict[str, str | None] = {}
+    strings: list[str | None] = []
     for name in _STRINGS:
-        (length,) = struct.unpack_from("<H", view, offset)
+        (length,) = _U16.unpack_from(data, offset)
         offset += 2
         if length == _ABSENT:
-            strings[name] = None
+            strings.append(None)
             continue
-        if offset + length > len(view):
+        end = offset + length
+        if end > len(data):
             raise ValueError(f"corrupt invoice state record: {name} truncated")
-        strings[name] = bytes(view[offset : offset + length]).decode("utf-8")
-        offset += length
-    if offset != len(view):
+        strings.append(data[offset:end].decode("utf-8"))
+        offset = end
+    if offset != len(data):
         raise ValueError("corrupt invoice state record: trailing bytes")
-    invoice_id = strings["invoice_id"]
+    invoice_id, region_code, source_system, seller_tax_id, reason_code, reason = strings
     if invoice_id is None:
         raise ValueError("corrupt invoice state record: no invoice id")
     return InvoiceState(
         invoice_id=invoice_id,
         partition=partition,
-        flags=Flag(flags),
-        issued_at=floats["issued_at"],
-        region_code=strings["region_code"],
-        source_system=strings["source_system"],
-        seller_tax_id=strings["seller_tax_id"],
-        warn_at=floats["warn_at"],
-        critical_at=floats["critical_at"],
+        flags=_flag(flags),
+        issued_at=f[0],
+        region_code=region_code,
+        source_system=source_system,
+        seller_tax_id=seller_tax_id,
+        warn_at=f[1],
+        critical_at=f[2],
         ack_status=_STATUS_BY_CODE[status_code],
-        acknowledged_at=floats["acknowledged_at"],
-        reason_code=strings["reason_code"],
-        reason=strings["reason"],
-        held_since=floats["held_since"],
-        resolved_at=floats["resolved_at"],
-        expires_at=floats["expires_at"],
+        acknowledged_at=f[3],
+        reason_code=reason_code,
+        reason=reason,
+        held_since=f[4],
+        resolved_at=f[5],
+        expires_at=f[6],
         seen=tuple(seen),
     )
