@@ -166,6 +166,7 @@ class InvoiceSyncApp:
 
     async def _dispatch(self, message: Any) -> None:
         s = self.settings
+        self._ensure_rebuilt()
         if message.topic == s.topic_ticks:
             await self._on_tick(message.partition)
             return
@@ -193,8 +194,6 @@ class InvoiceSyncApp:
         if checked - self._due_checked.get(partition, 0.0) < DUE_CHECK_SPACING:
             return
         self._due_checked[partition] = checked
-        if self._built_generation != self._assigned_generation:
-            return  # the next tick rebuilds the deadline heaps first
         index = self.correlator.deadlines.get(partition)
         due_at = None if index is None else index.peek()
         if due_at is None or due_at > self.correlator.clock():
@@ -219,11 +218,15 @@ class InvoiceSyncApp:
             self.metrics.taxpayer_id_warnings.labels(field=field).inc()
         return verdict.event
 
-    async def _on_tick(self, partition: int) -> None:
+    def _ensure_rebuilt(self) -> None:
+        """Re-derive the deadline heaps and pending book from the table once per assignment,
+        on the first message of any topic after it (table recovery is over by then)."""
         if self._built_generation != self._assigned_generation:
             self._built_generation = self._assigned_generation
             self.correlator.rebuild(self._table_records(), self.active_partitions())
             self._refresh_pending_gauges()
+
+    async def _on_tick(self, partition: int) -> None:
         tp = TP(self.settings.topic_acknowledged, partition)
         await self.correlator.on_tick(partition, end_offset=self._end_offset(tp),
                                       committed=self._committed(tp))

@@ -102,16 +102,25 @@ class Correlator:
         due = index.pop_due(min(now, watermark), min(self.drain.available(now),
                                                       MAX_DUE_PER_TICK))
         self.drain.take(now, len(due))
-        for invoice_id in due:
+        for done, invoice_id in enumerate(due):
             old = self._load(invoice_id)
             if old is None:
                 continue
             new, alerts = rules.on_due(old, now=now, watermark=watermark)
+            try:
+                await self._apply(invoice_id, partition, old, new, alerts)
+            except BaseException:
+                # Not sent (broker down, or cancelled): what was popped stays due, so the next
+                # tick of this running worker retries it (a restart would rebuild it anyway).
+                for pending_id in due[done:]:
+                    state = self._load(pending_id)
+                    if state is not None:
+                        index.schedule(pending_id, rules.next_due(state))
+                raise
             for alert in alerts:
                 if alert.kind == "unsynced" and alert.severity == "warning":
                     self.outages.observe_due(
                         old.region_code or "", old.source_system or "", unsynced=True, at=now)
-            await self._apply(invoice_id, partition, old, new, alerts)
         outage_alerts = self.outages.evaluate(now)
         if outage_alerts:
             await self.emit(outage_alerts)

@@ -105,3 +105,22 @@ async def test_rebuild_restores_pending_counts_of_active_partitions_only() -> No
     assert fresh.rebuild(store.items(), {1}) == 2
     assert dict(fresh.pending.counts) == {("110000", "within_sla"): 1}
     assert fresh.pending.oldest_issued_at() == T0
+
+
+async def test_a_failed_send_keeps_the_due_invoices_scheduled_in_the_running_worker() -> None:
+    """No restart in between: the broker comes back and the next tick sends every alert."""
+    clock, sink, store = Clock(), FailingSink(), {}
+    c = _correlator(clock, sink, store)
+    for n in range(3):
+        await c.on_issued(_issued(n), partition=0)
+    clock.now = T0 + 30
+    sink.fail = True
+    with pytest.raises(ConnectionError):
+        await c.on_tick(0, end_offset=0, committed=0)
+    assert len(c.deadlines[0]) == 3
+    sink.fail = False
+    clock.now += 1.0
+    await c.on_tick(0, end_offset=0, committed=0)
+    assert sorted(a.invoice_id for a in sink.sent) == ["inv-0", "inv-1", "inv-2"]
+    # Counted once for outage detection, not once per attempt.
+    assert c.outages._totals(("region_code", "110000"), c.outages._index(clock.now)).due == 3
