@@ -42,11 +42,14 @@ class PendingBook:
     """
 
     counts: Counter[tuple[str, AgeBand]] = field(default_factory=Counter)
-    _issued_at: dict[str, float] = field(default_factory=dict)
     _order: SortedList = field(default_factory=SortedList)
 
     def update(self, old: InvoiceState | None, new: InvoiceState | None) -> None:
-        """Apply one transition of one invoice's record."""
+        """Apply one transition of one invoice's record.
+
+        A pending invoice's issued_at never changes (the first issue wins), so the transition
+        itself says what to add or remove: no per-invoice map is kept beside the sorted list.
+        """
         before, after = pending_band(old), pending_band(new)
         if before == after:
             return
@@ -54,17 +57,12 @@ class PendingBook:
             self.counts[before] -= 1
             if self.counts[before] <= 0:
                 del self.counts[before]
-        record = new if new is not None else old
-        invoice_id = record.invoice_id if record is not None else ""
-        if after is not None and new is not None and new.issued_at is not None:
+        if after is not None:
             self.counts[after] += 1
-            if invoice_id not in self._issued_at:
-                self._issued_at[invoice_id] = new.issued_at
-                self._order.add((new.issued_at, invoice_id))
-        elif after is None:
-            issued_at = self._issued_at.pop(invoice_id, None)
-            if issued_at is not None:
-                self._order.remove((issued_at, invoice_id))
+        if before is None and new is not None and new.issued_at is not None:
+            self._order.add((new.issued_at, new.invoice_id))
+        elif after is None and old is not None and old.issued_at is not None:
+            self._order.discard((old.issued_at, old.invoice_id))
 
     def oldest_issued_at(self) -> float | None:
         """issued_at of the oldest pending invoice."""
@@ -89,4 +87,4 @@ class PendingBook:
             yield entry
 
     def __len__(self) -> int:
-        return len(self._issued_at)
+        return len(self._order)

@@ -164,6 +164,23 @@ def next_due(state: InvoiceState) -> float | None:
     return min(due, default=None)
 
 
+def next_deadline(state: InvoiceState) -> float | None:
+    """The next unsynced deadline of a pending or rejected invoice; None for anything else.
+
+    :func:`next_due` without the expiry of synced records and held acks: the worker keeps
+    deadlines in memory but finds expired records by sweeping its table, so its memory grows
+    with the invoices waiting for an answer, not with everything kept for the retention period.
+    """
+    if not state.is_issued or state.is_synced:
+        return None
+    return next_due(state)
+
+
+def is_expired(state: InvoiceState, now: float) -> bool:
+    """A synced record or held ack past its retention (:func:`on_due` deletes it)."""
+    return state.expires_at is not None and state.expires_at <= now
+
+
 @dataclass(frozen=True, slots=True)
 class Sync:
     """An invoice just became synced (for the latency histogram and outage detector)."""

@@ -115,7 +115,7 @@ class Correlator:
                 for pending_id in due[done:]:
                     state = self._load(pending_id)
                     if state is not None:
-                        index.schedule(pending_id, rules.next_due(state))
+                        index.schedule(pending_id, rules.next_deadline(state))
                 raise
             for alert in alerts:
                 if alert.kind == "unsynced" and alert.severity == "warning":
@@ -126,6 +126,24 @@ class Correlator:
             await self.emit(outage_alerts)
             if self.on_transition is not None:
                 self.on_transition(None, None, outage_alerts)
+
+    async def sweep(self, partition: int, records: Iterable[tuple[str, bytes]]) -> int:
+        """Expire synced records and held acks past retention among ``records``.
+
+        ``records`` is the next slice of ``partition``'s table, which the adapter walks round
+        robin a few hundred records per tick; expiry is not worth an in-memory index. Held
+        acks become ``orphan_ack`` alerts. Returns how many records expired.
+        """
+        now = self.clock()
+        expired = 0
+        for invoice_id, raw in records:
+            state = decode(raw)
+            if state.partition != partition or not rules.is_expired(state, now):
+                continue
+            new, alerts = rules.on_due(state, now=now, watermark=now)
+            await self._apply(invoice_id, partition, state, new, alerts)
+            expired += 1
+        return expired
 
     # -- state ----------------------------------------------------------------------------
 
@@ -141,7 +159,9 @@ class Correlator:
             count += 1
             # The record's own invoice_id (equal to the key): the deadline heap and the pending
             # book then share one string per invoice instead of holding two.
-            self.deadlines[state.partition].schedule(state.invoice_id, rules.next_due(state))
+            deadline = rules.next_deadline(state)
+            if deadline is not None:
+                self.deadlines[state.partition].schedule(state.invoice_id, deadline)
             self.pending.update(None, state)
         for stale in set(self.watermarks.partitions()) - partitions:
             self.watermarks.forget(stale)
@@ -168,6 +188,6 @@ class Correlator:
                 self.store[invoice_id] = encode(new)
             self.pending.update(old, new)
         index = self.deadlines.setdefault(partition, DeadlineIndex())
-        index.schedule(invoice_id, None if new is None else rules.next_due(new))
+        index.schedule(invoice_id, None if new is None else rules.next_deadline(new))
         if self.on_transition is not None:
             self.on_transition(old, new, alerts)

@@ -124,3 +124,21 @@ async def test_a_failed_send_keeps_the_due_invoices_scheduled_in_the_running_wor
     assert sorted(a.invoice_id for a in sink.sent) == ["inv-0", "inv-1", "inv-2"]
     # Counted once for outage detection, not once per attempt.
     assert c.outages._totals(("region_code", "110000"), c.outages._index(clock.now)).due == 3
+
+
+async def test_expiry_is_found_by_the_sweep_not_kept_in_the_deadline_heap() -> None:
+    clock, sink, store = Clock(), FailingSink(), {}
+    c = Correlator(store=store, sla=SlaRules(default=Thresholds(10.0, 100.0)), emit=sink,
+                   outages=OutageDetector(), drain=TokenBucket(1000, 1000), clock=clock,
+                   retention=60.0)
+    await c.on_issued(_issued(1), partition=0)
+    await c.on_ack(Ack("inv-1", "ack-1", "accepted", T0 + 2), 0, 0)
+    await c.on_ack(Ack("inv-2", "ack-2", "accepted", T0 + 2), 0, 1)
+    assert set(store) == {"inv-1", "inv-2"}  # synced, and an ack held for its invoice
+    assert len(c.deadlines[0]) == 0  # neither waits in memory
+    assert await c.sweep(0, list(store.items())) == 0  # not expired yet
+    clock.now = T0 + 61
+    assert await c.sweep(1, list(store.items())) == 0  # another partition's records: skipped
+    assert await c.sweep(0, list(store.items())) == 2
+    assert store == {}
+    assert [(a.kind, a.invoice_id) for a in sink.sent] == [("orphan_ack", "inv-2")]

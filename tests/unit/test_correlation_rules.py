@@ -14,6 +14,8 @@ from pipeline.correlation import (
     Issued,
     Thresholds,
     invoice_alert_id,
+    is_expired,
+    next_deadline,
     next_due,
     on_ack,
     on_due,
@@ -487,6 +489,30 @@ def test_next_due(steps: list[Step], expected: float | None) -> None:
     state, _ = run(steps)
     assert state is not None
     assert next_due(state) == expected
+
+
+@pytest.mark.parametrize(
+    ("steps", "deadline", "expired_at"),
+    [
+        ([Step(T0, issue())], WARN_AT, None),
+        ([Step(T0, issue()), Step(WARN_AT)], CRIT_AT, None),
+        ([Step(T0, issue()), Step(T0 + 5, ack("rejected", T0))], WARN_AT, None),
+        ([Step(T0, issue()), Step(T0 + 5, ack("accepted", T0))], None, T0 + 5 + RETENTION),
+        ([Step(T0 + 7, ack("accepted", T0))], None, T0 + 7 + RETENTION),
+    ],
+    ids=["pending", "warned", "rejected", "synced", "held"],
+)
+def test_deadlines_and_expiry_are_told_apart(steps: list[Step], deadline: float | None,
+                                             expired_at: float | None) -> None:
+    state, _ = run(steps)
+    assert state is not None
+    assert next_deadline(state) == deadline
+    if expired_at is None:
+        assert not is_expired(state, T0 + 100 * RETENTION)
+    else:
+        assert not is_expired(state, expired_at - 0.001)
+        assert is_expired(state, expired_at)
+        assert on_due(state, now=expired_at, watermark=0.0)[0] is None
 
 
 def test_next_due_is_when_on_due_acts() -> None:
