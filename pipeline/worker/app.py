@@ -23,6 +23,7 @@ from typing import Any, TypeVar, cast
 
 import faust
 from faust.types import TP
+from rocksdict import ReadOptions
 
 from pipeline import intake
 from pipeline.contracts import InvoiceIssued, TaxAcknowledged
@@ -240,28 +241,42 @@ class InvoiceSyncApp:
     def _sweep_slice(self, partition: int) -> list[tuple[str, bytes]]:
         """The next SWEEP_PER_TICK records of ``partition``'s table, round robin.
 
-        faust has no per-partition iteration, so this reads the partition's RocksDB directly
-        (private store API of the pinned faust 0.15, kept to this one method). Records of the
-        tick's own partition only: deleting one writes its tombstone to the changelog
-        partition of the event in hand.
+        Records of the tick's own partition only: deleting one writes its tombstone to the
+        changelog partition of the event in hand.
         """
-        store: Any = self.table.data
-        db = store._dbs.get(partition)
-        if db is None:
-            return []
         after = self._sweep_from.get(partition)
-        items = db.items(from_key=after) if after is not None else db.items()
         records: list[tuple[str, bytes]] = []
         last = None
-        for key, value in items:
-            if key == after or key == store.offset_key:
-                continue
-            records.append((store._decode_key(key), store._decode_value(value)))
-            last = key
+        for raw_key, key, record in self._partition_items(partition, after):
+            records.append((key, record))
+            last = raw_key
             if len(records) == SWEEP_PER_TICK:
                 break
         self._sweep_from[partition] = last if len(records) == SWEEP_PER_TICK else None
         return records
+
+    def _partition_items(self, partition: int, after: bytes | None = None,
+                         ) -> Iterator[tuple[bytes, str, bytes]]:
+        """(stored key, invoice id, record) of one partition's table in key order, after
+        ``after``.
+
+        faust has no per-partition iteration, so this reads the partition's RocksDB directly
+        (private store API of the pinned faust 0.15, kept to this one method). Scans do not
+        fill RocksDB's block cache: a rebuild or sweep reads every record once, and caching
+        them would evict the working set and grow RSS by the whole cache.
+        """
+        store: Any = self.table.data
+        db = store._dbs.get(partition)
+        if db is None:
+            return
+        options: Any = ReadOptions()  # rocksdict 0.3.29's stub omits fill_cache's argument
+        options.fill_cache(False)
+        items = (db.items(from_key=after, read_opt=options) if after is not None
+                 else db.items(read_opt=options))
+        for raw_key, value in items:
+            if raw_key == after or raw_key == store.offset_key:
+                continue
+            yield raw_key, store._decode_key(raw_key), store._decode_value(value)
 
     # -- effects --------------------------------------------------------------------------
 
@@ -309,8 +324,8 @@ class InvoiceSyncApp:
     def _table_records(self) -> Iterator[tuple[str, bytes]]:
         # A generator: a million records are rebuilt one at a time, never held as one list
         # (which left the process ~300 MB larger after a restart; docs/performance.md).
-        return ((str(k, "utf-8") if isinstance(k, bytes) else k, v)
-                for k, v in self.table.items())
+        return ((key, record) for partition in sorted(self.active_partitions())
+                for _, key, record in self._partition_items(partition))
 
     def _end_offset(self, tp: TP) -> int | None:
         try:
