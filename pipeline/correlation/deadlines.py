@@ -1,61 +1,60 @@
-"""Which invoices are due next: a min-heap with lazy invalidation, one per partition."""
+"""Which invoices are due next: one sorted list of (due_at, invoice_id) per partition.
+
+There is no map from invoice to due time beside the list: the caller says what an invoice's
+due time was (``was``, from the record before the change) and what it is now, as the adapter
+can from the old and new record of every transition. That keeps one entry (a tuple and a list
+slot) per invoice waiting for a deadline, and no stale entries to skip or compact.
+"""
 
 from __future__ import annotations
 
-import heapq
+from sortedcontainers import SortedList
 
 
 class DeadlineIndex:
-    """Min-heap of (due_at, invoice_id); rescheduling leaves stale entries that are skipped.
+    """(due_at, invoice_id) in order; ``schedule`` is O(log n), ``pop_due`` O(k log n)."""
 
-    ``schedule`` is O(log n); ``pop_due`` costs in proportion to what is due (plus stale
-    entries it meets). The heap is rebuilt when stale entries outnumber live ones, so
-    memory stays within a small factor of the number of scheduled invoices.
-    """
-
-    __slots__ = ("_due", "_heap")
+    __slots__ = ("_entries",)
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, str]] = []
-        self._due: dict[str, float] = {}
+        self._entries: SortedList = SortedList()
 
-    def schedule(self, invoice_id: str, due_at: float | None) -> None:
-        """Set (or with None, clear) when ``invoice_id`` is next due."""
-        if due_at is None:
-            self._due.pop(invoice_id, None)
+    def schedule(self, invoice_id: str, due_at: float | None, *,
+                 was: float | None = None) -> None:
+        """Move ``invoice_id`` from ``was`` to ``due_at`` (None: not scheduled).
+
+        ``was`` must be what the invoice was last scheduled at, or None if it is not in the
+        index (never scheduled, or already popped by :meth:`pop_due`).
+        """
+        if was == due_at:
             return
-        if self._due.get(invoice_id) == due_at:
-            return
-        self._due[invoice_id] = due_at
-        heapq.heappush(self._heap, (due_at, invoice_id))
-        if len(self._heap) > 2 * len(self._due) + 64:
-            self._heap = [(at, key) for key, at in self._due.items()]
-            heapq.heapify(self._heap)
+        if was is not None:
+            self._entries.discard((was, invoice_id))
+        if due_at is not None:
+            self._entries.add((due_at, invoice_id))
 
     def pop_due(self, until: float, limit: int) -> list[str]:
         """Up to ``limit`` invoice ids due at or before ``until``, earliest first.
 
         Popped ids are unscheduled: the caller runs ``on_due`` and schedules the record's
-        ``next_due`` again.
+        next deadline again (with ``was=None``).
         """
-        due: list[str] = []
-        heap = self._heap
-        while heap and len(due) < limit and heap[0][0] <= until:
-            at, invoice_id = heapq.heappop(heap)
-            if self._due.get(invoice_id) == at:
-                del self._due[invoice_id]
-                due.append(invoice_id)
+        entries = self._entries
+        count = 0
+        for at, _ in entries:
+            if count == limit or at > until:
+                break
+            count += 1
+        due = [invoice_id for _, invoice_id in entries[:count]]
+        del entries[:count]
         return due
 
     def peek(self) -> float | None:
         """The earliest scheduled due time, or None when nothing is scheduled."""
-        heap = self._heap
-        while heap and self._due.get(heap[0][1]) != heap[0][0]:
-            heapq.heappop(heap)
-        return heap[0][0] if heap else None
+        if not self._entries:
+            return None
+        at: float = self._entries[0][0]
+        return at
 
     def __len__(self) -> int:
-        return len(self._due)
-
-    def __contains__(self, invoice_id: object) -> bool:
-        return invoice_id in self._due
+        return len(self._entries)

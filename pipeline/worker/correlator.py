@@ -108,7 +108,7 @@ class Correlator:
                 continue
             new, alerts = rules.on_due(old, now=now, watermark=watermark)
             try:
-                await self._apply(invoice_id, partition, old, new, alerts)
+                await self._apply(invoice_id, partition, old, new, alerts, popped=True)
             except BaseException:
                 # Not sent (broker down, or cancelled): what was popped stays due, so the next
                 # tick of this running worker retries it (a restart would rebuild it anyway).
@@ -173,7 +173,10 @@ class Correlator:
         return None if raw is None else decode(raw)
 
     async def _apply(self, invoice_id: str, partition: int, old: InvoiceState | None,
-                     new: InvoiceState | None, alerts: Sequence[Alert]) -> None:
+                     new: InvoiceState | None, alerts: Sequence[Alert], *,
+                     popped: bool = False) -> None:
+        """Emit, then write; keep the indexes in step. ``popped``: the invoice was just taken
+        from the deadline index (so it is not in it, whatever ``old`` says)."""
         if alerts:
             await self.emit(alerts)
         sync = rules.synced_transition(old, new)
@@ -188,6 +191,7 @@ class Correlator:
                 self.store[invoice_id] = encode(new)
             self.pending.update(old, new)
         index = self.deadlines.setdefault(partition, DeadlineIndex())
-        index.schedule(invoice_id, None if new is None else rules.next_deadline(new))
+        index.schedule(invoice_id, None if new is None else rules.next_deadline(new),
+                       was=None if old is None or popped else rules.next_deadline(old))
         if self.on_transition is not None:
             self.on_transition(old, new, alerts)

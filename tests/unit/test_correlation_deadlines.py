@@ -1,4 +1,4 @@
-"""DeadlineIndex: min-heap with lazy invalidation."""
+"""DeadlineIndex: a sorted list of (due_at, invoice_id); callers say what was scheduled."""
 
 from __future__ import annotations
 
@@ -16,16 +16,17 @@ def test_pop_due_in_order_up_to_until_and_limit() -> None:
     assert index.pop_due(until=30.0, limit=2) == ["a", "b"]
     assert index.pop_due(until=30.0, limit=10) == ["c"]
     assert index.pop_due(until=30.0, limit=10) == []
-    assert len(index) == 1 and "d" in index and "a" not in index
+    assert index.pop_due(until=100.0, limit=0) == []
+    assert len(index) == 1
     assert index.peek() == 40.0
 
 
-def test_reschedule_and_cancel_skip_stale_entries() -> None:
+def test_reschedule_and_cancel_leave_no_stale_entries() -> None:
     index = DeadlineIndex()
     index.schedule("a", 10.0)
     index.schedule("b", 15.0)
-    index.schedule("a", 50.0)  # moved later: the 10.0 entry is stale
-    index.schedule("b", None)  # cancelled
+    index.schedule("a", 50.0, was=10.0)  # moved later
+    index.schedule("b", None, was=15.0)  # cancelled
     assert len(index) == 1
     assert index.peek() == 50.0
     assert index.pop_due(until=20.0, limit=10) == []
@@ -33,19 +34,24 @@ def test_reschedule_and_cancel_skip_stale_entries() -> None:
     assert index.peek() is None and len(index) == 0
 
 
-def test_same_time_again_is_one_entry() -> None:
+def test_unchanged_due_time_is_one_entry_and_popped_ids_come_back_with_was_none() -> None:
     index = DeadlineIndex()
     index.schedule("a", 10.0)
-    index.schedule("a", 10.0)
+    index.schedule("a", 10.0, was=10.0)
+    assert len(index) == 1
+    assert index.pop_due(until=10.0, limit=10) == ["a"]
+    index.schedule("a", 10.0)  # popped, nothing fired (e.g. the watermark): back in
     assert index.pop_due(until=10.0, limit=10) == ["a"]
     assert index.pop_due(until=10.0, limit=10) == []
 
 
-def test_heap_is_compacted_under_churn() -> None:
+def test_memory_does_not_grow_under_churn() -> None:
     index = DeadlineIndex()
+    was = None
     for n in range(10_000):
-        index.schedule("a", float(n))
-    assert len(index._heap) <= 2 * len(index) + 65
+        index.schedule("a", float(n), was=was)
+        was = float(n)
+    assert len(index) == 1
 
 
 ops = st.lists(
@@ -61,7 +67,7 @@ def test_matches_a_plain_dict(
     index = DeadlineIndex()
     model: dict[str, float] = {}
     for invoice_id, at in schedule:
-        index.schedule(invoice_id, at)
+        index.schedule(invoice_id, at, was=model.get(invoice_id))
         if at is None:
             model.pop(invoice_id, None)
         else:
@@ -70,6 +76,5 @@ def test_matches_a_plain_dict(
     assert index.peek() == min(model.values(), default=None)
     popped = index.pop_due(until, limit)
     due = sorted((at, key) for key, at in model.items() if at <= until)
-    assert [model[key] for key in popped] == [at for at, _ in due[:limit]]
-    assert set(popped) <= {key for _, key in due}
+    assert popped == [key for _, key in due[:limit]]
     assert len(index) == len(model) - len(popped)
