@@ -4,15 +4,12 @@ and its memory as the kernel reports it (/proc/<pid>/status)."""
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+from pipeline.worker.process import WorkerProcess
 
 POLL = 0.1
 T = TypeVar("T")
@@ -20,53 +17,15 @@ T = TypeVar("T")
 _SAMPLE = re.compile(r"^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$", re.M)
 
 
-class WorkerGone(RuntimeError):
-    """The worker process exited while it was being measured."""
-
-
-class BenchWorker:
-    """One worker process started with ``env``; its output goes to ``log_path``."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.port = int(env["INVOICE_SYNC_WEB_PORT"])
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.started_at = 0.0
-
-    def start(self) -> BenchWorker:
-        with self.log_path.open("ab") as log:
-            self.started_at = time.monotonic()
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "pipeline.cli", "worker"], env=self.env,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def _alive(self) -> None:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            tail = self.log_path.read_text(errors="replace").splitlines()[-30:]
-            raise WorkerGone(f"worker exited with {self.proc.returncode}:\n" + "\n".join(tail))
+class BenchWorker(WorkerProcess):
+    """A worker process under measurement: its metrics, memory and stop."""
 
     def _get(self, path: str) -> tuple[int, bytes] | None:
-        self._alive()
+        self.check_alive()
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
+            return self.http(path)
         except OSError:
             return None
-
-    def ready(self) -> bool:
-        """/readyz answers 200."""
-        answer = self._get("/readyz")
-        return answer is not None and answer[0] == 200
 
     def metric(self, name: str) -> float | None:
         """Sum of every sample of ``name`` on /metrics (None while the page is unreachable)."""
@@ -90,7 +49,7 @@ class BenchWorker:
         samples: list[int] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self._alive()
+            self.check_alive()
             samples.append(self.memory()["VmRSS"])
             if len(samples) >= 3 and max(samples[-3:]) - min(samples[-3:]) <= 1024 * 1024:
                 break
@@ -99,15 +58,7 @@ class BenchWorker:
 
     def stop(self, timeout: float = 120.0) -> int:
         """SIGTERM (a clean shutdown that commits offsets), SIGKILL after ``timeout``."""
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return self.terminate(timeout)
 
 
 def poll(condition: Callable[[], T | None], timeout: float, what: str,

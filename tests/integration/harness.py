@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +18,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from pipeline.localkafka.ports import free_port
+from pipeline.worker.process import WorkerProcess as BaseWorkerProcess
 
 POLL = 0.2
 
@@ -38,37 +35,8 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
         time.sleep(POLL)
 
 
-class WorkerProcess:
+class WorkerProcess(BaseWorkerProcess):
     """One ``invoice-sync worker`` process with its own state dir and web port."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.port = int(env["INVOICE_SYNC_WEB_PORT"])
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> WorkerProcess:
-        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "pipeline.cli", "worker"], env=self.env,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        return self
-
-    def http(self, path: str) -> tuple[int, bytes]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-
-    def ready(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.tail()}")
-        try:
-            return self.http("/readyz")[0] == 200
-        except OSError:
-            return False
 
     def wait_ready(self, timeout: float = 90) -> WorkerProcess:
         wait_for(self.ready, timeout, f"worker on :{self.port} to be ready")
@@ -76,28 +44,6 @@ class WorkerProcess:
 
     def metrics(self) -> str:
         return self.http("/metrics")[1].decode()
-
-    def terminate(self, timeout: float = 60) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
-
-    def tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
 
 class Stack:
