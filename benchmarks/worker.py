@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from pipeline.worker.process import WorkerProcess
+from pipeline.worker.process import WorkerProcess, wait_for
 
 POLL = 0.1
 T = TypeVar("T")
@@ -63,13 +63,6 @@ class BenchWorker(WorkerProcess):
 
 def poll(condition: Callable[[], T | None], timeout: float, what: str,
          interval: float = POLL) -> T:
-    """Call ``condition`` every ``interval`` seconds until it returns something truthy; raise
-    after ``timeout``. A poll of /metrics costs the worker a page render: long waits poll less."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
+    """``wait_for`` at the benchmark's interval: a poll of /metrics costs the worker a page
+    render, so long waits poll less."""
+    return wait_for(condition, timeout, what, interval=interval)

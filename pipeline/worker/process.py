@@ -12,12 +12,33 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Self
+from typing import Self, TypeVar
+
+T = TypeVar("T")
 
 
 class WorkerExited(RuntimeError):
     """The worker process ended while it was expected to run."""
+
+
+class WaitTimeout(AssertionError):
+    """A condition did not hold in time (an AssertionError: in tests it is a failure)."""
+
+
+def wait_for(condition: Callable[[], T | None], timeout: float, what: str,
+             interval: float = 0.2) -> T:
+    """Call ``condition`` every ``interval`` seconds until it returns something truthy (and
+    return that); WaitTimeout after ``timeout`` seconds. Never a fixed sleep in its place."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise WaitTimeout(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
 
 
 class WorkerProcess:

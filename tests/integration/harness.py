@@ -19,20 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from pipeline.localkafka.ports import free_port
 from pipeline.worker.process import WorkerProcess as BaseWorkerProcess
-
-POLL = 0.2
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(POLL)
+from pipeline.worker.process import wait_for
 
 
 class WorkerProcess(BaseWorkerProcess):
