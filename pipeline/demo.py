@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pipeline.contracts.samples import sample_ack, sample_issued
 from pipeline.localkafka.ports import free_port
 from pipeline.localkafka.testing import running_broker
+from pipeline.worker.process import WaitTimeout, WorkerExited, WorkerProcess, wait_for
 
 WARN_AFTER = 10
 EXPECTED = {"rejected": 2, "unsynced": 4, "resolved": 2}
@@ -101,21 +99,6 @@ async def _watch(bootstrap: str, deadline: float) -> dict[str, int]:
     return seen
 
 
-def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"worker exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("worker did not become ready")
-
-
 def _show_reconciliation(url: str) -> None:
     """What an operator would ask next: the API's report and pending list."""
     from pipeline.queries import client
@@ -141,13 +124,14 @@ def run_demo(port: int | None = None) -> int:
                    "INVOICE_SYNC_WEB_PORT": str(web_port),
                    "INVOICE_SYNC_ADVERTISED_URL": f"http://127.0.0.1:{web_port}",
                    "INVOICE_SYNC_LOG_LEVEL": "WARNING"}
-            log = Path(tmp, "worker.log").open("wb")  # noqa: SIM115  (closed in finally)
             print(f"broker at {broker.bootstrap}; starting the worker (warn_after {WARN_AFTER}s,"
                   f" metrics on http://127.0.0.1:{web_port}/metrics) ...", flush=True)
-            worker = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"],
-                                      env=env, stdout=log, stderr=subprocess.STDOUT)
+            worker = WorkerProcess(env, Path(tmp, "worker.log")).start()
             try:
-                _wait_ready(web_port, worker)
+                try:
+                    wait_for(worker.ready, 120, "the worker to be ready")
+                except (WaitTimeout, WorkerExited) as exc:
+                    raise SystemExit(f"{exc}\n{worker.tail()}") from None
                 print("worker ready; playing 16s of invoices and acknowledgements:\n"
                       "  8 acked in time, 1 acked late, 2 never acked, 2 rejected (1 fixed),"
                       " 1 ack before its invoice, 1 malformed\n", flush=True)
@@ -161,8 +145,6 @@ def run_demo(port: int | None = None) -> int:
                 seen = asyncio.run(both())
                 _show_reconciliation(f"http://127.0.0.1:{web_port}")
             finally:
-                worker.send_signal(signal.SIGTERM)
-                worker.wait(60)
-                log.close()
+                worker.terminate(60)
         print(f"\nalerts by kind: {seen}; everything stopped.")
     return 0 if all(seen.get(k, 0) >= n for k, n in EXPECTED.items()) else 1
