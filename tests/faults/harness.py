@@ -189,17 +189,20 @@ class FaultStack(Stack):
         return alerts
 
     def set_topic_config(self, role: str, config: dict[str, str]) -> None:
-        """Alter ``role``'s topic configuration through the admin API."""
-        from aiokafka.admin import ConfigResource, ConfigResourceType
+        """Set ``role``'s topic configuration through the admin API (AlterConfigs: the
+        topic's overrides become exactly ``config``)."""
+        from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
         async def alter() -> None:
             admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
             await admin.start()
             try:
-                await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC,
-                                                          self.topics[role], configs=config)])
+                responses = await admin.alter_configs([ConfigResource(
+                    ConfigResourceType.TOPIC, self.topics[role], configs=config)])
             finally:
                 await admin.close()
+            errors = [r for response in responses for r in response.resources if r[0] != 0]
+            assert errors == [], f"AlterConfigs of {self.topics[role]} failed: {errors}"
 
         asyncio.run(alter())
 
@@ -263,7 +266,8 @@ class Traffic:
         # A long request timeout: records sent while the broker is away are buffered and
         # delivered when it is back, as a producer application's would be.
         producer = AIOKafkaProducer(bootstrap_servers=self.stack.bootstrap, acks="all",
-                                    request_timeout_ms=180_000, linger_ms=5)
+                                    request_timeout_ms=180_000, linger_ms=5,
+                                    max_batch_size=1024 * 1024)
         await producer.start()
         sends: list[tuple[str, str, asyncio.Future[Any]]] = []
         acks_due: list[tuple[float, str]] = []
