@@ -144,6 +144,23 @@ class FaultStack(Stack):
 
     # -- state ------------------------------------------------------------------------
 
+    def not_durable(self) -> list[str]:
+        """Input records the group committed whose effect the table's changelog lacks: an
+        issued record whose invoice is not issued there, an ack whose invoice has no ack.
+        At-least-once makes this empty at any moment, whatever the workers are doing."""
+        committed = {role: self.committed(role) for role in ("issued", "acknowledged")}
+        state = self.changelog()
+        missing = []
+        for role, check in (("issued", lambda s: s.issued_at is not None),
+                            ("acknowledged", lambda s: s.ack_status is not None)):
+            for r in self.records(role):
+                if r.offset >= committed[role].get(r.partition, 0) or r.key is None:
+                    continue
+                known = state.get(r.key.decode(errors="replace"))
+                if known is None or not check(known):
+                    missing.append(f"{role}/{r.partition}@{r.offset} {r.key.decode()}")
+        return missing
+
     def changelog(self) -> dict[str, InvoiceState | None]:
         """The table as its changelog holds it: invoice id -> last record (None: deleted)."""
         states: dict[str, InvoiceState | None] = {}
