@@ -54,6 +54,9 @@ DUE_CHECK_SPACING = 0.1
 #: Records of a partition checked for expiry per tick (synced past retention, held acks):
 #: 500/s per partition walks a 10-million-record worker table in under an hour.
 SWEEP_PER_TICK = 500
+#: How long one end-offset request (the watermark's sample) may take before the broker counts
+#: as lost.
+END_OFFSETS_TIMEOUT = 5.0
 
 
 class CommitSensor(faust.Sensor):
@@ -233,8 +236,7 @@ class InvoiceSyncApp:
 
     async def _on_tick(self, partition: int, *, sweep: bool = False) -> None:
         tp = TP(self.settings.topic_acknowledged, partition)
-        await self.correlator.on_tick(partition, end_offset=self._end_offset(tp),
-                                      committed=self._committed(tp))
+        await self.correlator.on_tick(partition, committed=self._committed(tp))
         if sweep:
             await self.correlator.sweep(partition, self._sweep_slice(partition))
 
@@ -302,10 +304,35 @@ class InvoiceSyncApp:
     # -- timer ----------------------------------------------------------------------------
 
     async def _send_ticks(self) -> None:
+        await self._sample_end_offsets()
         for partition in sorted(self.active_partitions()):
             await self.ticks.send(value=b"", partition=partition)
         self._refresh_lag_gauges()
         self._refresh_pending_gauges()
+
+    async def _sample_end_offsets(self) -> None:
+        """Ask the broker for the ack partitions' end offsets: the watermark's samples.
+
+        The time is read BEFORE the request is sent, so every ack appended before it lies below
+        the answer (docs/watermark.md). A failed request adds no sample: the watermark stays.
+        """
+        partitions = sorted(self.active_partitions())
+        if not partitions:
+            return
+        tps = [TP(self.settings.topic_acknowledged, p) for p in partitions]
+        watermarks = self.correlator.watermarks
+        at = time.time()
+        try:
+            ends = await asyncio.wait_for(self.app.consumer.highwaters(*tps),
+                                          timeout=END_OFFSETS_TIMEOUT)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # aiokafka errors, timeout, consumer restarting
+            log.warning("end_offsets_failed", error=repr(exc)[:200])
+            return
+        for tp, end in ends.items():
+            if tp.partition in partitions:
+                watermarks.sample(tp.partition, at, end)
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -381,7 +408,7 @@ class InvoiceSyncApp:
                     lag += max(0, end - max(self._next_offsets.get(tp, 0), committed or 0))
                 if topic == s.topic_acknowledged:
                     marks.append(self.correlator.watermarks.value(
-                        partition, end_offset=end, committed=committed, now=now))
+                        partition, committed=committed, now=now))
             m.lag.labels(topic=topic).set(lag)
         if marks:
             m.watermark.set(min(marks))

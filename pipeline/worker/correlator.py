@@ -83,19 +83,21 @@ class Correlator:
         old = self._load(ack.invoice_id)
         new, alerts = rules.on_ack(old, ack, now=now, partition=partition,
                                    retention=self.retention)
-        self.watermarks.observe(partition, offset, ack.acknowledged_at, now)
         await self._apply(ack.invoice_id, partition, old, new, alerts)
+        # Only once its effect is in the table does the ack count as read.
+        self.watermarks.observe_offset(partition, offset)
 
     def on_unusable_ack(self, partition: int, offset: int) -> None:
         """An ack-topic message went to the dead-letter topic: it still counts as read."""
         self.watermarks.observe_offset(partition, offset)
 
-    async def on_tick(self, partition: int, *, end_offset: int | None,
-                      committed: int | None) -> None:
-        """Fire what is due on ``partition``, as far as the ack watermark allows."""
+    async def on_tick(self, partition: int, *, committed: int | None) -> None:
+        """Fire what is due on ``partition``, as far as the ack watermark allows.
+
+        ``committed``: the group's committed offset of the ack partition at assignment.
+        """
         now = self.clock()
-        watermark = self.watermarks.value(partition, end_offset=end_offset,
-                                          committed=committed, now=now)
+        watermark = self.watermarks.value(partition, committed=committed, now=now)
         index = self.deadlines.setdefault(partition, DeadlineIndex())
         # Per-invoice alerts drain at a bounded rate so a recovery does not storm the topic;
         # what is left stays in the index for the next tick.
