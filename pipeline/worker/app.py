@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
 import faust
@@ -40,6 +40,7 @@ from pipeline.settings import Settings
 from pipeline.topics import MAX_MESSAGE_BYTES
 from pipeline.worker.correlator import Correlator
 from pipeline.worker.deadletter import dead_letter_headers
+from pipeline.worker.failures import is_infrastructure, next_backoff
 from pipeline.worker.wire import alert_key, alert_to_json, to_ack, to_issued
 
 log = get_logger(__name__)
@@ -142,6 +143,7 @@ class InvoiceSyncApp:
             max_clock_skew=s.max_clock_skew,
             retention=s.retention,
             on_transition=self._count_transition,
+            on_isolated=lambda reason: metrics.isolated.labels(reason=reason).inc(),
         )
         self._assigned_generation = 0
         self._built_generation = -1
@@ -160,17 +162,54 @@ class InvoiceSyncApp:
     async def _correlate(self, stream: Any) -> None:
         async for event in stream.events():
             message = event.message
+            await self._process(message)
+            self._next_offsets[message.tp] = message.offset + 1
+            if message.topic != self.settings.topic_ticks:
+                await self._fire_due_between_ticks(message.partition)
+
+    async def _process(self, message: Any) -> None:
+        """Handle one message; only return once its effect (or its dead letter) is durable.
+
+        An infrastructure failure (failures.py) is retried with backoff, the offset held: the
+        event was valid. Any other failure is a defect of the record: it is dead-lettered
+        (the partition goes on). A tick is never dead-lettered nor retried here: the
+        correlator keeps its invoices scheduled (backing off) or isolates a defective one.
+        """
+        if message.topic == self.settings.topic_ticks:
             try:
                 await self._dispatch(message)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a bug on one message must not stop the partition
-                log.exception("processing_failed", topic=message.topic,
-                              partition=message.partition, offset=message.offset)
-                await self._dead_letter(message, "processing_error", repr(exc)[:500])
-            self._next_offsets[message.tp] = message.offset + 1
-            if message.topic != self.settings.topic_ticks:
-                await self._fire_due_between_ticks(message.partition)
+            except Exception as exc:
+                log.warning("tick_failed", partition=message.partition, error=repr(exc)[:500])
+            return
+        try:
+            await self._retrying(message, lambda: self._dispatch(message))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a defect of this record must not stop the partition
+            log.exception("processing_failed", topic=message.topic,
+                          partition=message.partition, offset=message.offset)
+            error = repr(exc)[:500]
+            await self._retrying(message, lambda: self._dead_letter(
+                message, "processing_error", error))
+
+    async def _retrying(self, message: Any, work: Callable[[], Awaitable[None]]) -> None:
+        """``work()``, repeated after a backoff while it fails on the infrastructure."""
+        delay: float | None = None
+        while True:
+            try:
+                await work()
+                return
+            except Exception as exc:
+                if not is_infrastructure(exc):
+                    raise
+                delay = next_backoff(delay)
+                self.metrics.retries.labels(topic=message.topic).inc()
+                log.warning("processing_retried", topic=message.topic,
+                            partition=message.partition, offset=message.offset,
+                            retry_in=delay, error=repr(exc)[:500])
+                await asyncio.sleep(delay)
 
     async def _dispatch(self, message: Any) -> None:
         s = self.settings
