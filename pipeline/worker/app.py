@@ -335,7 +335,11 @@ class InvoiceSyncApp:
     async def _dead_letter(self, message: Any, reason: str, error: str) -> None:
         headers = dead_letter_headers(message.topic, message.partition, message.offset,
                                       reason, error)
-        await self.dlq.send(key=message.key, value=message.value, headers=headers)
+        # faust's send only queues the record: await its delivery too, so the event (and its
+        # offset) is done only once the dead letter is in Kafka; a failure raises to the caller,
+        # which retries (failures.py).
+        delivery = await self.dlq.send(key=message.key, value=message.value, headers=headers)
+        await delivery
         self.metrics.dead_letters.labels(topic=message.topic, reason=reason).inc()
         log.warning("dead_lettered", topic=message.topic, partition=message.partition,
                     offset=message.offset, reason=reason, error=error)
