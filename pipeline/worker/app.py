@@ -32,7 +32,7 @@ from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.rules import synced_transition
 from pipeline.correlation.sla import SlaRules, Thresholds
-from pipeline.correlation.state import InvoiceState
+from pipeline.correlation.state import InvoiceState, UndecodableRecord
 from pipeline.kafka_options import faust_credentials
 from pipeline.logs import get_logger
 from pipeline.metrics import AGE_BANDS, Metrics
@@ -191,8 +191,11 @@ class InvoiceSyncApp:
             log.exception("processing_failed", topic=message.topic,
                           partition=message.partition, offset=message.offset)
             error = repr(exc)[:500]
-            await self._retrying(message, lambda: self._dead_letter(
-                message, "processing_error", error))
+            # The invoice's stored record is in a format this version cannot read: it stays
+            # untouched, the event waits in the dead-letter topic for a worker that can.
+            reason = ("undecodable_state" if isinstance(exc, UndecodableRecord)
+                      else "processing_error")
+            await self._retrying(message, lambda: self._dead_letter(message, reason, error))
 
     async def _retrying(self, message: Any, work: Callable[[], Awaitable[None]]) -> None:
         """``work()``, repeated after a backoff while it fails on the infrastructure."""

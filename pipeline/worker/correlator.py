@@ -23,7 +23,7 @@ from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.pending import PendingBook
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.sla import SlaRules
-from pipeline.correlation.state import InvoiceState, decode, encode
+from pipeline.correlation.state import InvoiceState, UndecodableRecord, decode, encode
 from pipeline.correlation.watermark import AckWatermarks
 from pipeline.logs import get_logger
 from pipeline.worker.failures import is_infrastructure, next_backoff
@@ -114,6 +114,8 @@ class Correlator:
         for done, invoice_id in enumerate(due):
             try:
                 await self._fire(invoice_id, partition, now, watermark)
+            except UndecodableRecord:
+                continue  # counted and logged by _load; its deadline is dropped
             except Exception as exc:
                 if not is_infrastructure(exc):
                     self._isolate(invoice_id, partition, exc)
@@ -149,10 +151,11 @@ class Correlator:
 
     def _reschedule(self, index: DeadlineIndex, invoice_ids: Sequence[str]) -> None:
         for invoice_id in invoice_ids:
+            raw = self.store.get(invoice_id)
             try:
-                state = self._load(invoice_id)
-            except ValueError:
-                continue  # undecodable: counted when it was loaded; nothing to schedule
+                state = None if raw is None else decode(raw)
+            except UndecodableRecord:
+                continue  # counted when it was loaded; nothing to schedule
             if state is not None:
                 index.schedule(invoice_id, rules.next_deadline(state))
 
@@ -175,7 +178,10 @@ class Correlator:
         now = self.clock()
         expired = 0
         for invoice_id, raw in records:
-            state = decode(raw)
+            try:
+                state = decode(raw)
+            except UndecodableRecord:
+                continue  # counted by the rebuild; left for a worker that can read it
             if state.partition != partition or not rules.is_expired(state, now):
                 continue
             new, alerts = rules.on_due(state, now=now, watermark=now)
@@ -190,8 +196,12 @@ class Correlator:
         self.deadlines = {p: DeadlineIndex() for p in partitions}
         self.pending = PendingBook()
         count = 0
-        for _, raw in records:
-            state = decode(raw)
+        for invoice_id, raw in records:
+            try:
+                state = decode(raw)
+            except UndecodableRecord as exc:
+                self._undecodable(invoice_id, exc)
+                continue
             if state.partition not in partitions:
                 continue
             count += 1
@@ -211,7 +221,19 @@ class Correlator:
 
     def _load(self, invoice_id: str) -> InvoiceState | None:
         raw = self.store.get(invoice_id)
-        return None if raw is None else decode(raw)
+        if raw is None:
+            return None
+        try:
+            return decode(raw)
+        except UndecodableRecord as exc:
+            self._undecodable(invoice_id, exc)
+            raise
+
+    def _undecodable(self, invoice_id: str, exc: UndecodableRecord) -> None:
+        """Count and log a stored record this version cannot read; it stays as it is."""
+        log.error("record_undecodable", invoice_id=invoice_id, error=str(exc)[:200])
+        if self.on_isolated is not None:
+            self.on_isolated("undecodable")
 
     async def _apply(self, invoice_id: str, partition: int, old: InvoiceState | None,
                      new: InvoiceState | None, alerts: Sequence[Alert], *,
