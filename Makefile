@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup venv kafka-jars monitoring-tools deploy-tools lint test test-unit test-integration test-faults demo bench bench-quick schemas clean
+.PHONY: setup venv kafka-jars monitoring-tools deploy-tools lint test test-unit test-integration test-faults demo bench bench-quick schemas rules clean
 
 setup: venv kafka-jars monitoring-tools deploy-tools
 
@@ -30,6 +30,10 @@ lint: venv
 
 schemas: venv
 	$(BIN)/invoice-sync schemas export --dir schemas
+
+# deploy/prometheus/rules/invoice-sync.rules.yml from the chart's rules template (one source).
+rules: deploy-tools
+	$(BIN)/python scripts/render-rules.py
 
 # Unit, component, integration (a real Kafka broker started by the test session), fault (real
 # broker and worker processes under faults) and end-to-end (real Prometheus and Alertmanager) tests.
