@@ -2,8 +2,10 @@
 
 Any worker can be asked (``--url``, or ``INVOICE_SYNC_API_URL``, default
 ``http://127.0.0.1:6066``): lookups are routed to the owner, lists and reports fan out.
-Exit codes: 0 answered, 1 unknown invoice (404), 2 bad parameter (400), 3 the service could not
-answer (unreachable, 503).
+The bearer token comes from ``INVOICE_SYNC_API_TOKEN``, or the file named by
+``INVOICE_SYNC_API_TOKEN_FILE`` (its first line). Exit codes: 0 answered, 1 unknown invoice
+(404), 2 bad parameter (400), 3 the service could not answer (unreachable, 503), 4 not
+authenticated or not allowed (401, 403).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, TextIO
 import orjson
 
 DEFAULT_URL = "http://127.0.0.1:6066"
-EXIT_NOT_FOUND, EXIT_BAD_REQUEST, EXIT_UNAVAILABLE = 1, 2, 3
+EXIT_NOT_FOUND, EXIT_BAD_REQUEST, EXIT_UNAVAILABLE, EXIT_DENIED = 1, 2, 3, 4
 
 
 class ApiError(Exception):
@@ -30,27 +32,55 @@ class ApiError(Exception):
 
     @property
     def exit_code(self) -> int:
-        return {404: EXIT_NOT_FOUND, 400: EXIT_BAD_REQUEST}.get(self.status, EXIT_UNAVAILABLE)
+        return {404: EXIT_NOT_FOUND, 400: EXIT_BAD_REQUEST, 401: EXIT_DENIED, 403: EXIT_DENIED,
+                409: EXIT_BAD_REQUEST}.get(self.status, EXIT_UNAVAILABLE)
 
 
 def base_url(url: str | None) -> str:
     return (url or os.environ.get("INVOICE_SYNC_API_URL") or DEFAULT_URL).rstrip("/")
 
 
+def api_token() -> str | None:
+    """The caller's bearer token: INVOICE_SYNC_API_TOKEN, or INVOICE_SYNC_API_TOKEN_FILE."""
+    token = os.environ.get("INVOICE_SYNC_API_TOKEN")
+    path = os.environ.get("INVOICE_SYNC_API_TOKEN_FILE")
+    if not token and path:
+        try:
+            with open(path, encoding="utf-8") as file:
+                token = file.readline().strip()
+        except OSError as exc:
+            raise ApiError(0, f"INVOICE_SYNC_API_TOKEN_FILE={path}: {exc.strerror}") from None
+    return token or None
+
+
 def get(url: str, path: str, params: dict[str, str] | None = None,
         timeout: float = 30.0) -> dict[str, Any]:
     """GET a JSON document; ApiError on an error status or a connection failure."""
+    return call("GET", url, path, params, timeout=timeout)
+
+
+def call(method: str, url: str, path: str, params: dict[str, str] | None = None,
+         body: dict[str, Any] | None = None, timeout: float = 30.0) -> dict[str, Any]:
+    """One API call with the caller's token; ApiError on an error status or no answer."""
     query = f"?{urllib.parse.urlencode(params)}" if params else ""
+    token = api_token()
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    payload = None
+    if body is not None:
+        payload = orjson.dumps(body)
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(f"{url}{path}{query}", data=payload, headers=headers,
+                                     method=method)
     try:
-        with urllib.request.urlopen(f"{url}{path}{query}", timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             data: dict[str, Any] = orjson.loads(response.read())
             return data
     except urllib.error.HTTPError as exc:
-        body = exc.read()
+        answer = exc.read()
         try:
-            message = str(orjson.loads(body).get("message", body[:200]))
+            message = str(orjson.loads(answer).get("message", answer[:200]))
         except (orjson.JSONDecodeError, AttributeError):
-            message = body[:200].decode("utf-8", "replace")
+            message = answer[:200].decode("utf-8", "replace")
         raise ApiError(exc.code, message) from None
     except (urllib.error.URLError, OSError) as exc:
         raise ApiError(0, f"cannot reach {url}: {exc}") from None

@@ -26,6 +26,7 @@ from faust.types import TP
 from rocksdict import ReadOptions
 
 from pipeline import intake
+from pipeline.api_tokens import TokenSet
 from pipeline.contracts import InvoiceIssued, TaxAcknowledged
 from pipeline.correlation.alerts import Alert
 from pipeline.correlation.outage import OutageDetector
@@ -40,6 +41,7 @@ from pipeline.settings import Settings
 from pipeline.topics import MAX_MESSAGE_BYTES
 from pipeline.worker.correlator import Correlator
 from pipeline.worker.deadletter import dead_letter_headers
+from pipeline.worker.guard import Routes, guard
 from pipeline.worker.wire import alert_key, alert_to_json, to_ack, to_issued
 
 log = get_logger(__name__)
@@ -70,10 +72,13 @@ class CommitSensor(faust.Sensor):
 class InvoiceSyncApp:
     """Builds and holds the faust app and the correlator for one worker process."""
 
-    def __init__(self, settings: Settings, metrics: Metrics, sla: SlaRules | None = None) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, sla: SlaRules | None = None,
+                 tokens: TokenSet | None = None) -> None:
         self.settings = settings
         self.metrics = metrics
         s = settings
+        #: The operator API's routes and the roles they need (filled by register_views).
+        self.routes = Routes()
         self.app = faust.App(
             s.app_id,
             broker=s.broker,
@@ -87,6 +92,14 @@ class InvoiceSyncApp:
             web_enabled=True,
             web_port=s.web_port,
             web_bind=s.web_bind,
+            # Only our views answer (worker/guard.py): faust's /router, /table, /graph, stats
+            # and /performance would expose topology and table data without authentication.
+            web_router_enabled=False,
+            web_tables_enabled=False,
+            web_stats_enabled=False,
+            web_graph_enabled=False,
+            web_metrics_enabled=False,
+            web_application_options={"middlewares": [guard(self.routes, tokens)]},
             # What this worker advertises to the group: key lookups are routed here for the
             # partitions it owns (faust's table_route), and /pending fans out to it.
             # None: faust's default, http://HOSTNAME:WEB_PORT.

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+import pytest
 
 from pipeline.cli import main as cli_main
 from pipeline.contracts.samples import sample_ack, sample_issued
@@ -19,7 +20,8 @@ def get(worker: WorkerProcess, path: str) -> tuple[int, Any]:
 
 
 def test_two_workers_answer_lookups_pending_and_summary_for_the_whole_group(
-        stack: Stack, capsys: Any) -> None:
+        stack: Stack, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INVOICE_SYNC_API_TOKEN", stack.read_token)
     stack.create_topics()
     first = stack.worker("w1", WARN_AFTER="1h", CRITICAL_AFTER="2h")
     second = stack.worker("w2", WARN_AFTER="1h", CRITICAL_AFTER="2h")
