@@ -21,6 +21,18 @@ def _parser() -> argparse.ArgumentParser:
     schemas_sub = schemas.add_subparsers(dest="action", required=True)
     export = schemas_sub.add_parser("export", help="write one JSON Schema per event")
     export.add_argument("--dir", type=Path, default=Path("schemas"))
+    dlq = sub.add_parser("dlq", help="the dead-letter topic")
+    dlq_sub = dlq.add_subparsers(dest="action", required=True)
+    replay = dlq_sub.add_parser(
+        "replay", help="re-publish chosen dead letters to their source topic (original key, "
+                       "value, headers, timestamp); settings from INVOICE_SYNC_* as the worker")
+    replay.add_argument("--source-topic", help="only dead letters from this topic")
+    replay.add_argument("--source-partition", type=int, help="only from this source partition")
+    replay.add_argument("--from-offset", type=int, help="source offset, inclusive")
+    replay.add_argument("--to-offset", type=int, help="source offset, inclusive")
+    replay.add_argument("--reason", help="only this error_reason (not_json, contract, "
+                                         "too_large, key_mismatch, processing_error)")
+    replay.add_argument("--dry-run", action="store_true", help="list, produce nothing")
     _add_query_commands(sub)
     demo = sub.add_parser("demo", help="broker + worker + a realistic stream, alerts printed")
     demo.add_argument("--port", type=int, default=None, help="broker port (default: a free one)")
@@ -70,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         for path in export_schemas(args.dir):
             print(path)
         return 0
+    if args.command == "dlq":
+        return _replay(args)
     if args.command in ("status", "pending", "report"):
         from pipeline.queries.client import run as run_query
 
@@ -83,6 +97,21 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_demo(port=args.port)
     return 2
+
+
+def _replay(args: Any) -> int:
+    from pipeline.deadletter_replay import Selection, run_replay
+    from pipeline.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(api_auth="disabled")  # the command serves no API
+    except SettingsError as exc:
+        print(f"invoice-sync: {exc}", file=sys.stderr)
+        return 2
+    selection = Selection(source_topic=args.source_topic, source_partition=args.source_partition,
+                          from_offset=args.from_offset, to_offset=args.to_offset,
+                          reason=args.reason)
+    return run_replay(settings, selection, dry_run=args.dry_run)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,11 @@ WIRE_SCHEMAS: dict[str, tuple[type[WireEvent], JsonSchemaMode]] = {
 """event_type -> (model, schema mode)."""
 
 
+def schema_id(event_type: str) -> str:
+    """The ``$id`` of an event's schema (also the alerts' ``ce_dataschema``)."""
+    return f"urn:invoice-sync:schema:{event_type}"
+
+
 def schema_file_name(event_type: str) -> str:
     """``invoice.issued`` -> ``invoice.issued.schema.json``."""
     return f"{event_type}.schema.json"
@@ -37,7 +42,7 @@ def render(event_type: str) -> str:
     model, mode = WIRE_SCHEMAS[event_type]
     schema: dict[str, Any] = model.model_json_schema(mode=mode)
     schema["$schema"] = JSON_SCHEMA_DIALECT
-    schema["$id"] = f"urn:invoice-sync:schema:{event_type}"
+    schema["$id"] = schema_id(event_type)
     schema["title"] = f"{model.__name__} ({event_type})"
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 

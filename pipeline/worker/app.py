@@ -42,7 +42,14 @@ from pipeline.topics import MAX_MESSAGE_BYTES
 from pipeline.worker.correlator import Correlator
 from pipeline.worker.deadletter import dead_letter_headers
 from pipeline.worker.guard import Routes, guard
-from pipeline.worker.wire import alert_key, alert_to_json, to_ack, to_issued
+from pipeline.worker.wire import (
+    alert_headers,
+    alert_key,
+    alert_source,
+    alert_to_json,
+    to_ack,
+    to_issued,
+)
 
 log = get_logger(__name__)
 
@@ -177,7 +184,8 @@ class InvoiceSyncApp:
             except Exception as exc:  # a bug on one message must not stop the partition
                 log.exception("processing_failed", topic=message.topic,
                               partition=message.partition, offset=message.offset)
-                await self._dead_letter(message, "processing_error", repr(exc)[:500])
+                await self._dead_letter(message, "processing_error", repr(exc)[:500],
+                                        f"{type(exc).__module__}.{type(exc).__qualname__}")
             self._next_offsets[message.tp] = message.offset + 1
             if message.topic != self.settings.topic_ticks:
                 await self._fire_due_between_ticks(message.partition)
@@ -295,8 +303,11 @@ class InvoiceSyncApp:
 
     async def emit_alerts(self, alerts: Sequence[Alert]) -> None:
         """Send alerts keyed by invoice id and wait until the broker has every one."""
+        source = alert_source(self.settings.app_id)
         pending = [
-            await self.alerts.send(key=alert_key(a), value=alert_to_json(a)) for a in alerts
+            await self.alerts.send(key=alert_key(a), value=alert_to_json(a),
+                                   headers=alert_headers(a, source))
+            for a in alerts
         ]
         await asyncio.gather(*pending)
         for alert in alerts:
@@ -304,10 +315,14 @@ class InvoiceSyncApp:
                      severity=alert.severity, invoice_id=alert.invoice_id,
                      region_code=alert.region_code, message=alert.message)
 
-    async def _dead_letter(self, message: Any, reason: str, error: str) -> None:
+    async def _dead_letter(self, message: Any, reason: str, error: str,
+                           exception_class: str | None = None) -> None:
+        # The original headers and timestamp travel with it, so a replay is the same record.
         headers = dead_letter_headers(message.topic, message.partition, message.offset,
-                                      reason, error)
-        await self.dlq.send(key=message.key, value=message.value, headers=headers)
+                                      reason, error, original=message.headers,
+                                      exception_class=exception_class)
+        await self.dlq.send(key=message.key, value=message.value, headers=headers,
+                            timestamp=message.timestamp)
         self.metrics.dead_letters.labels(topic=message.topic, reason=reason).inc()
         log.warning("dead_lettered", topic=message.topic, partition=message.partition,
                     offset=message.offset, reason=reason, error=error)

@@ -10,6 +10,7 @@ import orjson
 from pipeline.contracts import InvoiceIssued, SyncAlert, TaxAcknowledged
 from pipeline.correlation.alerts import Alert
 from pipeline.correlation.facts import Ack, Issued
+from pipeline.schema_export import schema_id
 
 
 def to_issued(event: InvoiceIssued) -> Issued:
@@ -64,3 +65,33 @@ def alert_key(alert: Alert) -> bytes:
         return alert.invoice_id.encode()
     value = alert.region_code if alert.scope == "region_code" else alert.source_system
     return f"{alert.scope}:{value}".encode()
+
+
+#: CloudEvents ``type`` of each alert kind: ``cn.invoice-sync.alert.<kind>`` (docs/alerts.md).
+ALERT_TYPE_PREFIX = "cn.invoice-sync.alert."
+ALERT_SCHEMA_VERSION = SyncAlert.model_fields["schema_version"].default
+
+
+def alert_headers(alert: Alert, source: str) -> list[tuple[str, bytes]]:
+    """Kafka headers of an alert record: CloudEvents 1.0 binary mode (``ce_*``; the value is
+    the event data) and the schema version, so consumers route and deduplicate on headers
+    without parsing the value. ``source`` is the CloudEvents source (a URI reference naming
+    the producing application, e.g. ``urn:invoice-sync:<app id>``)."""
+    subject = alert.invoice_id or alert_key(alert).decode()
+    detected = datetime.fromtimestamp(alert.detected_at, UTC).isoformat()
+    return [
+        ("content-type", b"application/json"),
+        ("ce_specversion", b"1.0"),
+        ("ce_id", alert.alert_id.encode()),
+        ("ce_type", (ALERT_TYPE_PREFIX + alert.kind).encode()),
+        ("ce_source", source.encode()),
+        ("ce_time", detected.encode()),
+        ("ce_subject", subject.encode()),
+        ("ce_dataschema", schema_id("invoice.sync.alert").encode()),
+        ("schema_version", str(ALERT_SCHEMA_VERSION).encode()),
+    ]
+
+
+def alert_source(app_id: str) -> str:
+    """The CloudEvents source of a worker group's alerts."""
+    return f"urn:invoice-sync:{app_id}"
