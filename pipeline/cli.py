@@ -57,12 +57,20 @@ def _add_query_commands(sub: Any) -> None:
                                            "pending, rejected, latency percentiles")
     report.add_argument("--since", help="ISO 8601 with offset or epoch seconds (inclusive)")
     report.add_argument("--until", help="ISO 8601 with offset or epoch seconds (exclusive)")
+    pending.add_argument("--seller-tax-id", help="only this seller's invoices")
     for command in (pending, report):
         command.add_argument("--region-code", help="six-digit region, e.g. 110000")
         command.add_argument("--source-system")
+        command.add_argument("--format", choices=("table", "csv"), default="table",
+                             help="csv: UTF-8 with BOM (Excel opens Chinese text), times in "
+                                  "--tz")
     for command in (status, pending, report):
         command.add_argument("--url", help=url_help)
-        command.add_argument("--json", action="store_true", help="print the API's JSON")
+        command.add_argument("--json", action="store_true",
+                             help="print the API's JSON (times in UTC; with pending --all: "
+                                  "every page in one document)")
+        command.add_argument("--tz", help="display time zone (default $INVOICE_SYNC_DISPLAY_TZ "
+                                          "or Asia/Shanghai)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,6 +57,11 @@ def on_issued(
         region_code=issued.region_code,
         source_system=issued.source_system,
         seller_tax_id=issued.seller_tax_id,
+        seller_name=issued.seller_name,
+        # Kept only when it differs from the id (legacy invoices: code + number).
+        invoice_number=None if issued.invoice_number == issued.invoice_id
+        else issued.invoice_number,
+        total_amount_cents=issued.total_amount_cents,
         warn_at=effective_issued + sla.warn_after,
         critical_at=effective_issued + sla.critical_after,
         held_since=None,

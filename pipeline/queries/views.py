@@ -24,6 +24,26 @@ def iso(seconds: float | None) -> str | None:
     return datetime.fromtimestamp(seconds, tz=UTC).isoformat()
 
 
+def amount(cents: int | None) -> str | None:
+    """Cents as a decimal string with two places (``-113.00``); exact, never a float."""
+    if cents is None:
+        return None
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{part:02d}"
+
+
+def finance_fields(state: InvoiceState) -> dict[str, Any]:
+    """What finance reads beside the id: number, seller, total amount (None if not recorded:
+    records written before version 2 of the state format)."""
+    return {
+        "invoice_number": state.invoice_number or (state.invoice_id if state.is_issued else None),
+        "seller_name": state.seller_name,
+        "seller_tax_id": state.seller_tax_id,
+        "total_amount": amount(state.total_amount_cents),
+    }
+
+
 def sync_status(state: InvoiceState) -> str:
     """pending | rejected | synced | acknowledged_not_issued."""
     if not state.is_issued:
@@ -57,7 +77,7 @@ def invoice_view(state: InvoiceState, *, now: float) -> dict[str, Any]:
         "issued_at": iso(state.issued_at),
         "region_code": state.region_code,
         "source_system": state.source_system,
-        "seller_tax_id": state.seller_tax_id,
+        **finance_fields(state),
         "red_letter": bool(state.flags & Flag.RED),
         "acknowledgement": ack,
         "latency_seconds": latency,
@@ -87,7 +107,7 @@ def pending_item(state: InvoiceState, *, now: float) -> dict[str, Any]:
         "age_seconds": max(0.0, now - issued_at),
         "region_code": state.region_code,
         "source_system": state.source_system,
-        "seller_tax_id": state.seller_tax_id,
+        **finance_fields(state),
         "alerted": severity,
         "reason_code": state.reason_code,
     }

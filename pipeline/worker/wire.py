@@ -23,6 +23,9 @@ def to_issued(event: InvoiceIssued) -> Issued:
         source_system=event.source_system,
         seller_tax_id=event.seller_tax_id,
         red=event.red,
+        seller_name=event.seller_name,
+        invoice_number=event.invoice_number,
+        total_amount_cents=int(event.total_amount * 100),
     )
 
 
