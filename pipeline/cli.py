@@ -12,11 +12,17 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="invoice-sync",
         description="Correlate issued invoices with tax-platform acknowledgements on Kafka.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("worker", help="run a correlation worker (settings: INVOICE_SYNC_* env vars)")
-    kafka = sub.add_parser("kafka", help="run a local single-node Kafka broker",
-                           add_help=False)
-    kafka.add_argument("args", nargs=argparse.REMAINDER)
+    # Dispatched before parsing (main): its own parser answers `kafka --help`.
+    sub.add_parser("kafka", help="run a local single-node Kafka broker "
+                                 "(start|stop|status; `invoice-sync kafka --help`)")
+    check = sub.add_parser(
+        "check-config", help="validate the INVOICE_SYNC_* settings, API tokens and SLA rules "
+                             "file without starting (exit 1 naming each problem)")
+    check.add_argument("--sla-rules", type=Path,
+                       help="check this rules file (default: $INVOICE_SYNC_SLA_RULES)")
     schemas = sub.add_parser("schemas", help="JSON Schemas of the wire events")
     schemas_sub = schemas.add_subparsers(dest="action", required=True)
     export = schemas_sub.add_parser("export", help="write one JSON Schema per event")
@@ -73,17 +79,35 @@ def _add_query_commands(sub: Any) -> None:
                                           "or Asia/Shanghai)")
 
 
+def version() -> str:
+    """The installed package's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("invoice-sync")
+    except PackageNotFoundError:
+        from pipeline import __version__
+
+        return __version__
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["kafka"]:
+        from pipeline.localkafka.cli import run
+
+        return run(argv[1:])
     args = _parser().parse_args(argv)
+    if args.command == "check-config":
+        from pipeline.config_check import run_check
+
+        return run_check(args.sla_rules)
     if args.command == "worker":
         from pipeline.worker.main import run_worker
 
         return run_worker()
-    if args.command == "kafka":
-        from pipeline.localkafka.cli import run
-
-        return run(args.args)
     if args.command == "schemas":
         from pipeline.schema_export import export as export_schemas
 
