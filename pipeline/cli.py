@@ -70,6 +70,17 @@ def _add_query_commands(sub: Any) -> None:
         command.add_argument("--format", choices=("table", "csv"), default="table",
                              help="csv: UTF-8 with BOM (Excel opens Chinese text), times in "
                                   "--tz")
+    close = sub.add_parser("close", help="close out an invoice that will never be acknowledged "
+                                         "(operator token): no more alerts, not pending")
+    close.add_argument("invoice_id")
+    close.add_argument("--reason", required=True,
+                       choices=("voided", "duplicate", "test", "handled-offline"))
+    reopen = sub.add_parser("reopen", help="take a closed invoice back: its deadlines apply again")
+    reopen.add_argument("invoice_id")
+    for command in (close, reopen):
+        command.add_argument("--note", help="why, for the audit trail (at most 500 characters)")
+        command.add_argument("--url", help=url_help)
+        command.add_argument("--json", action="store_true", help="print the API's JSON")
     for command in (status, pending, report):
         command.add_argument("--url", help=url_help)
         command.add_argument("--json", action="store_true",
@@ -116,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "dlq":
         return _replay(args)
-    if args.command in ("status", "pending", "report"):
+    if args.command in ("status", "pending", "report", "close", "reopen"):
         from pipeline.queries.client import run as run_query
 
         return run_query(args.command, args)

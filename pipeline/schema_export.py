@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode
 
 from pipeline.contracts import InvoiceIssued, SyncAlert, TaxAcknowledged
+from pipeline.contracts.action import InvoiceAction
 from pipeline.contracts.sla_rules import SlaRulesDocument
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -25,6 +26,7 @@ WIRE_SCHEMAS: dict[str, tuple[type[BaseModel], JsonSchemaMode]] = {
     "invoice.issued": (InvoiceIssued, "validation"),
     "tax.acknowledged": (TaxAcknowledged, "validation"),
     "invoice.sync.alert": (SyncAlert, "serialization"),
+    "invoice.sync.action": (InvoiceAction, "serialization"),
 }
 """event_type -> (model, schema mode)."""
 

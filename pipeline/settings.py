@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     topic_alerts: str = "invoice.sync.alerts"
     topic_dlq: str = "invoice.sync.dlq"
     topic_ticks: str = "invoice-sync.ticks"
+    #: Operators' close/reopen actions: the audit trail and the worker's input at once.
+    topic_actions: str = "invoice.sync.actions"
     partitions: int = Field(default=6, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1, le=16)
 
@@ -101,7 +103,8 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "topic_issued", "topic_acknowledged", "topic_alerts", "topic_dlq", "topic_ticks")
+        "topic_issued", "topic_acknowledged", "topic_alerts", "topic_dlq", "topic_ticks",
+        "topic_actions")
     @classmethod
     def _topic_name(cls, value: str) -> str:
         if not _TOPIC_NAME.match(value):

@@ -137,6 +137,23 @@ def status(url: str, invoice_id: str, out: TextIO, zone: ZoneInfo | None = None)
                   f"{action.get('reason') or ''} by {action['actor']}{note}\n")
 
 
+def act(url: str, kind: str, invoice_id: str, out: TextIO, *, reason: str | None,
+        note: str | None, as_json: bool) -> None:
+    """POST /invoices/{id}/close or /reopen (an operator token is needed)."""
+    body = {k: v for k, v in (("reason", reason), ("note", note)) if v is not None}
+    answer = call("POST", url, f"/invoices/{urllib.parse.quote(invoice_id, safe='')}/{kind}",
+                  body=body)
+    if as_json:
+        out.write(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif answer.get("status") == "accepted":
+        out.write(f"{kind} of {invoice_id} recorded (action {answer['action']['action_id']}); "
+                  f"the owning worker applies it shortly\n")
+    else:
+        done = answer["actions"][-1]
+        out.write(f"{invoice_id}: {done['kind']} {done.get('reason') or ''} by {done['actor']} "
+                  f"(action {done['action_id']}); status now {answer['status']}\n")
+
+
 def pending_pages(url: str, params: dict[str, str], all_pages: bool,
                   ) -> Iterator[dict[str, Any]]:
     """/pending pages from ``params``'s cursor on: every page with ``all_pages``, else one."""
@@ -210,9 +227,9 @@ def report(url: str, out: TextIO, *, region_code: str | None, source_system: str
     out.write(f"{'period':<24} {period}\n")
     if r.get("region_code"):
         out.write(f"{'region':<24} {r['region_code']}\n")
-    for key in ("issued", "synced", "pending", "rejected", "acknowledged_not_issued",
-                "red_letter"):
-        out.write(f"{key:<24} {r[key]:>8}\n")
+    for key in ("issued", "synced", "pending", "rejected", "closed",
+                "acknowledged_not_issued", "red_letter"):
+        out.write(f"{key:<24} {r.get(key, 0):>8}\n")
     out.write(f"{'alerted':<24} {r['alerted']['warning']:>8} warning, "
               f"{r['alerted']['critical']} critical\n")
     lat = r["latency_seconds"]
@@ -249,7 +266,10 @@ def run(command: str, args: Any, out: TextIO | None = None) -> int:
     if output == "csv" and out is sys.stdout and hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8", newline="")  # Chinese whatever the locale
     try:
-        if command == "status":
+        if command in ("close", "reopen"):
+            act(url, command, args.invoice_id, out, reason=getattr(args, "reason", None),
+                note=args.note, as_json=args.json)
+        elif command == "status":
             if args.json:
                 data = get(url, "/invoices/" + urllib.parse.quote(args.invoice_id, safe=""))
                 out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")

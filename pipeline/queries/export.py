@@ -23,7 +23,8 @@ BOM = "\ufeff"
 PENDING_COLUMNS = ("invoice_id", "invoice_number", "status", "issued_at", "age_hours",
                    "region_code", "source_system", "seller_tax_id", "seller_name",
                    "total_amount", "alerted", "reason_code")
-REPORT_COLUMNS = ("since", "until", "region_code", "issued", "synced", "pending", "rejected")
+REPORT_COLUMNS = ("since", "until", "region_code", "issued", "synced", "pending", "rejected",
+                  "closed")
 
 
 class DisplayZoneError(ValueError):
@@ -89,6 +90,6 @@ def write_report_csv(out: TextIO, report: dict[str, Any], zone: ZoneInfo) -> Non
     until = local_time(report["period"]["until"], zone)
     for region, counts in report["by_region"].items():
         writer.writerow([since, until, region, counts["issued"], counts["synced"],
-                         counts["pending"], counts["rejected"]])
+                         counts["pending"], counts["rejected"], counts.get("closed", 0)])
     writer.writerow([since, until, "all", report["issued"], report["synced"],
-                     report["pending"], report["rejected"]])
+                     report["pending"], report["rejected"], report.get("closed", 0)])

@@ -59,7 +59,7 @@ class PendingScan:
             self.examined += 1
             self.position = key
             state = load(key[1])
-            if state is None or not state.is_issued or state.is_synced:
+            if state is None or not state.is_issued or state.is_synced or state.is_closed:
                 continue
             if query.region_code is not None and state.region_code != query.region_code:
                 continue

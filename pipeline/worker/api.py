@@ -273,3 +273,7 @@ def register_api(worker: InvoiceSyncApp) -> None:
         async def local() -> dict[str, Any]:
             return (await api.local_summary(parse_summary(query_of(request)))).to_json()
         return await answer(web, local)
+
+    from pipeline.worker.actions_api import register_actions
+
+    register_actions(worker, api)

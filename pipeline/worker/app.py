@@ -28,6 +28,7 @@ from rocksdict import ReadOptions
 from pipeline import intake
 from pipeline.api_tokens import TokenSet
 from pipeline.contracts import InvoiceIssued, TaxAcknowledged
+from pipeline.contracts.action import InvoiceAction
 from pipeline.correlation.alerts import Alert
 from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
@@ -48,12 +49,13 @@ from pipeline.worker.wire import (
     alert_source,
     alert_to_json,
     to_ack,
+    to_action,
     to_issued,
 )
 
 log = get_logger(__name__)
 
-E = TypeVar("E", InvoiceIssued, TaxAcknowledged)
+E = TypeVar("E", InvoiceIssued, TaxAcknowledged, InvoiceAction)
 
 PRODUCER_LINGER_MS = 5
 PRODUCER_BATCH_BYTES = 1024 * 1024
@@ -138,7 +140,9 @@ class InvoiceSyncApp:
         raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
                                "key_serializer": "raw", "value_serializer": "raw"}
         self.source = self.app.topic(s.topic_issued, s.topic_acknowledged, s.topic_ticks,
-                                     partitions=s.partitions, **raw)
+                                     s.topic_actions, partitions=s.partitions, **raw)
+        # Operators' close/reopen actions, sent by the API on the invoice's owner.
+        self.actions = self.app.topic(s.topic_actions, partitions=s.partitions, **raw)
         self.ticks = self.app.topic(s.topic_ticks, partitions=s.partitions, **raw)
         # Routes invoice lookups to the worker owning the key's partition (see worker/api.py).
         self.issued = self.app.topic(s.topic_issued, partitions=s.partitions, **raw)
@@ -195,6 +199,12 @@ class InvoiceSyncApp:
         self._ensure_rebuilt()
         if message.topic == s.topic_ticks:
             await self._on_tick(message.partition, sweep=True)
+            return
+        if message.topic == s.topic_actions:
+            action = await self._admit(message, intake.classify("action", message.key,
+                                                                message.value))
+            if action is not None:
+                await self.correlator.on_action(to_action(action), message.partition)
             return
         if message.topic == s.topic_issued:
             issued = await self._admit(message, intake.classify("issued", message.key,

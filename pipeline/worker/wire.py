@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import orjson
 
 from pipeline.contracts import InvoiceIssued, SyncAlert, TaxAcknowledged
+from pipeline.contracts.action import InvoiceAction
 from pipeline.correlation.alerts import Alert
-from pipeline.correlation.facts import Ack, Issued
+from pipeline.correlation.facts import Ack, Action, Issued
 from pipeline.schema_export import schema_id
 
 
@@ -39,6 +40,13 @@ def to_ack(event: TaxAcknowledged) -> Ack:
         reason_code=event.reason_code,
         reason=event.reason,
     )
+
+
+def to_action(event: InvoiceAction) -> Action:
+    """The facts of an invoice.sync.action event."""
+    return Action(invoice_id=event.invoice_id, action_id=event.action_id, kind=event.action,
+                  at=event.requested_at.timestamp(), actor=event.actor, reason=event.reason,
+                  note=event.note)
 
 
 def _instant(epoch: float | None) -> datetime | None:

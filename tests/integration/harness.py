@@ -47,6 +47,7 @@ class Stack:
             "acknowledged": f"{prefix}.invoice.acknowledged",
             "alerts": f"{prefix}.invoice.sync.alerts",
             "dlq": f"{prefix}.invoice.sync.dlq",
+            "actions": f"{prefix}.invoice.sync.actions",
         }
         # One token set for the whole group (as one Secret would be): forwarded requests carry
         # the caller's token to the other worker.
@@ -76,6 +77,7 @@ class Stack:
             "INVOICE_SYNC_TOPIC_ALERTS": self.topics["alerts"],
             "INVOICE_SYNC_TOPIC_DLQ": self.topics["dlq"],
             "INVOICE_SYNC_TOPIC_TICKS": f"{self.prefix}.ticks",
+            "INVOICE_SYNC_TOPIC_ACTIONS": self.topics["actions"],
             "INVOICE_SYNC_PARTITIONS": "4",
             "INVOICE_SYNC_DATA_DIR": str(self.tmp / name / "state"),
             "INVOICE_SYNC_WEB_PORT": str(port),

@@ -203,8 +203,8 @@ def test_summaries_of_two_workers_merge_into_the_group_answer() -> None:
     assert report["acknowledged_not_issued"] == 1 and report["red_letter"] == 1
     assert report["alerted"] == {"warning": 1, "critical": 0}
     assert report["by_region"] == {
-        "110000": {"issued": 3, "synced": 1, "pending": 2, "rejected": 0},
-        "310000": {"issued": 2, "synced": 1, "pending": 0, "rejected": 1}}
+        "110000": {"issued": 3, "synced": 1, "pending": 2, "rejected": 0, "closed": 0},
+        "310000": {"issued": 2, "synced": 1, "pending": 0, "rejected": 1, "closed": 0}}
     assert report["latency_seconds"]["count"] == 2 and report["latency_seconds"]["max"] == 30.0
     assert abs(report["latency_seconds"]["p50"] - 10.0) <= 0.1
     beijing = Summary()
