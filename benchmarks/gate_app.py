@@ -52,7 +52,7 @@ def build(gate: int, bootstrap: str, app_id: str, data_dir: str, issued: str,
                                         max_batch_size=1024 * 1024,
                                         max_request_size=2 * 1024 * 1024)
             await producer.start()
-            holder["store"] = BatchStore(table, producer)
+            holder["store"] = BatchStore(table, lambda: producer)
         return holder["store"]
 
     @app.agent(source, name="gate")

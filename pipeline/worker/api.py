@@ -86,7 +86,7 @@ class OperatorApi:
     # -- local answers --------------------------------------------------------------------
 
     def load(self, invoice_id: str) -> InvoiceState | None:
-        raw = self.worker.table.get(invoice_id)
+        raw = self.worker.batch_store.find(invoice_id)
         return None if raw is None else decode(raw)
 
     def owned(self, invoice_id: str) -> InvoiceState | None:
@@ -108,7 +108,7 @@ class OperatorApi:
 
     async def local_summary(self, query: SummaryQuery) -> Summary:
         summary = Summary()
-        for count, (_, raw) in enumerate(self.worker.table.items(), start=1):
+        for count, raw in enumerate(self.worker.batch_store.records(), start=1):
             summary.add(decode(raw), query)
             if count % SCAN_SLICE == 0:
                 await asyncio.sleep(0)

@@ -22,7 +22,7 @@ UTF-8 bytes and values the encoded record, exactly what faust's table with ``key
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any, Protocol
 
 from rocksdict import ReadOptions, WriteBatch
@@ -64,11 +64,64 @@ class PartitionBatch:
         self.changes[invoice_id] = None
 
 
+class BatchInHand(MutableMapping[str, bytes]):
+    """The mapping the correlator reads and writes: the overlay of the batch in hand.
+
+    The correlator takes any mutable mapping of invoice id -> record (a dict in component
+    tests); in the worker it is this view, pointed at each batch's overlay in turn.
+    """
+
+    def __init__(self) -> None:
+        self._batch: PartitionBatch | None = None
+
+    def hold(self, batch: PartitionBatch | None) -> None:
+        """Direct reads and writes to ``batch`` (None: outside any batch, an error)."""
+        self._batch = batch
+
+    def _current(self) -> PartitionBatch:
+        if self._batch is None:
+            raise RuntimeError("invoice records are written inside a batch only")
+        return self._batch
+
+    def __getitem__(self, invoice_id: str) -> bytes:
+        value = self._current().get(invoice_id)
+        if value is None:
+            raise KeyError(invoice_id)
+        return value
+
+    def get(self, invoice_id: str, default: Any = None) -> Any:
+        value = self._current().get(invoice_id)
+        return default if value is None else value
+
+    def __setitem__(self, invoice_id: str, record: bytes) -> None:
+        self._current().put(invoice_id, record)
+
+    def __delitem__(self, invoice_id: str) -> None:
+        self._current().delete(invoice_id)
+
+    def pop(self, invoice_id: str, default: Any = None) -> Any:
+        value = self.get(invoice_id, default)
+        self._current().delete(invoice_id)
+        return value
+
+    def as_changed(self, invoice_id: str, stored: bytes) -> bytes | None:
+        """``stored`` (read from RocksDB) as the batch in hand has left it."""
+        changes = self._current().changes
+        return changes.get(invoice_id, stored)
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, v in self._current().changes.items() if v is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for v in self._current().changes.values() if v is not None)
+
+
 class BatchStore:
     """The invoice table's per-partition RocksDB, written a batch at a time."""
 
-    def __init__(self, table: Any, producer: BatchProducer) -> None:
+    def __init__(self, table: Any, producer: Callable[[], BatchProducer]) -> None:
         self._table = table
+        #: Called at each send: the worker's producer exists only once faust has started it.
         self._producer = producer
 
     @property
@@ -79,10 +132,20 @@ class BatchStore:
         """An empty overlay over ``partition``'s records."""
         return PartitionBatch(self._store._db_for_partition(partition), partition)
 
-    def get(self, partition: int, invoice_id: str) -> bytes | None:
-        """One committed record (outside any batch; e.g. the operator API)."""
-        value: bytes | None = self._store._db_for_partition(partition).get(invoice_id.encode())
-        return value
+    def find(self, invoice_id: str) -> bytes | None:
+        """The persisted record of ``invoice_id`` in any partition open here (operator API)."""
+        key = invoice_id.encode()
+        for db in list(self._store._dbs.values()):
+            value: bytes | None = db.get(key)
+            if value is not None:
+                return value
+        return None
+
+    def records(self) -> Iterator[bytes]:
+        """Every persisted record of the partitions open here (operator API summaries)."""
+        for partition in sorted(self._store._dbs):
+            for _, _, value in self.items(partition):
+                yield value
 
     async def persist(self, batch: PartitionBatch) -> None:
         """WriteBatch, then the changelog records (awaited), then the changelog offset."""
@@ -109,7 +172,7 @@ class BatchStore:
                                  records: list[tuple[bytes, bytes | None]]) -> int:
         """Send ``records`` to the changelog partition; the offset of the last one."""
         topic = self._table.changelog_topic.get_topic_name()
-        producer = self._producer
+        producer = self._producer()
         sent = []
         builder = producer.create_batch()
         for key, value in records:
