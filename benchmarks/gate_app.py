@@ -18,7 +18,7 @@ import faust
 from aiokafka import AIOKafkaProducer
 
 from pipeline.worker.store import BatchStore
-from pipeline.worker.transport import batch_topics, broker_url, records_of
+from pipeline.worker.transport import batch_topics, broker_url, mark_processed, records_of
 
 
 def build(gate: int, bootstrap: str, app_id: str, data_dir: str, issued: str,
@@ -40,8 +40,8 @@ def build(gate: int, bootstrap: str, app_id: str, data_dir: str, issued: str,
     if gate == 1:
         @app.agent(source, name="gate")
         async def nothing(stream: Any) -> None:
-            async for _event in stream.events():
-                pass
+            async for event in stream.events():
+                mark_processed(event.message)
         return app
 
     holder: dict[str, BatchStore] = {}
@@ -67,6 +67,7 @@ def build(gate: int, bootstrap: str, app_id: str, data_dir: str, issued: str,
                 # ~the size of an encoded invoice record (pipeline.correlation.state)
                 batch.put(key, record.key * 3 if old is None else old)
             await batch_store.persist(batch)
+            mark_processed(event.message)
     return app
 
 

@@ -50,7 +50,7 @@ from pipeline.worker import killpoint
 from pipeline.worker.correlator import Correlator
 from pipeline.worker.deadletter import dead_letter_headers
 from pipeline.worker.store import BatchInHand, BatchStore, PartitionBatch
-from pipeline.worker.transport import batch_topics, broker_url, records_of
+from pipeline.worker.transport import batch_topics, broker_url, mark_processed, records_of
 from pipeline.worker.wire import alert_key, alert_to_json, to_ack, to_issued
 
 log = get_logger(__name__)
@@ -182,6 +182,7 @@ class InvoiceSyncApp:
             message = event.message
             await self._on_batch(message.topic, message.partition, records_of(message))
             # Returning to the stream acks the batch event: faust may now commit past it.
+            mark_processed(message)
 
     async def _on_batch(self, topic: str, partition: int, records: Sequence[Any]) -> None:
         """Apply one fetched batch of one partition, then persist what it changed."""

@@ -18,6 +18,13 @@ the drain loop would include ``last`` itself (listed twice, which breaks the run
 commits would advance one batch at a time) and is skipped for batched topics. The gap is
 registered here rather than in the drain loop because that one ignores a gap after offset 0.
 
+faust's stream iterator skips an event of an older consumer generation, or one dequeued
+while flow control is suspended (a rebalance), and acks it unprocessed: for a batch that would
+commit a whole fetch nobody processed (issue 10's "committed, absent from the changelog"). A
+batch therefore counts as acked only once the agent has called :func:`mark_processed`; a
+skipped one is released (so a rebalance's wait for unacked messages does not hang) but not
+recorded, and the seek to committed offsets that ends every rebalance fetches it again.
+
 This relies on private parts of faust 0.15.3 (pinned exactly in pyproject.toml):
 ``Consumer._wait_next_records``, ``_read_offset``, ``_gap``, ``_add_gap``,
 ``_buffered_partitions``, ``_to_message``. tests/unit/test_faust_internals.py fails loudly when
@@ -31,7 +38,7 @@ from typing import Any, cast
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
-from faust.types.tuples import ConsumerMessage
+from faust.types.tuples import ConsumerMessage, ack_lock
 
 #: URL scheme of this transport (the ``faust.transports`` entry point in pyproject.toml).
 SCHEME = "batchkafka"
@@ -54,6 +61,23 @@ def broker_url(broker: str) -> str:
     """``kafka://h:p[,h:p]`` with this transport's scheme instead."""
     return ",".join(SCHEME + "://" + h.strip().removeprefix("kafka://")
                     for h in broker.split(","))
+
+
+class BatchMessage(ConsumerMessage):
+    """A fetch of one topic-partition: ``value`` holds the records, ``offset`` the last one's."""
+
+    __slots__ = ("processed",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Set by the agent once the batch's effects are durable (see module docstring).
+        self.processed = False
+
+
+def mark_processed(message: Any) -> None:
+    """The agent has applied and persisted ``message``'s batch: its ack may commit it."""
+    if isinstance(message, BatchMessage):
+        message.processed = True
 
 
 def records_of(message: Any) -> Sequence[Any]:
@@ -105,14 +129,31 @@ class BatchConsumer(faust_aiokafka.Consumer):
         first, last = chunk[0].offset, chunk[-1].offset
         if last > first:
             # Offsets first..last-1 count as acked once the batch message (offset last) is.
-            self._gap[tp].addi(first, last)
+            gap = self._gap[tp]
+            if gap.overlaps(first, last):  # fetched again after a seek: no duplicate offsets
+                gap.addi(first, last)
+                gap.merge_overlaps()
+            else:
+                gap.addi(first, last)
         timestamp = chunk[-1].timestamp
-        message: ConsumerMessage = cast(Any, ConsumerMessage)(
+        message: BatchMessage = cast(Any, BatchMessage)(
             tp.topic, tp.partition, last,
             None if timestamp is None else timestamp / 1000.0,
             chunk[-1].timestamp_type, [], None, chunk, None, 0, 0, tp,
             generation_id=self.app.consumer_generation_id)
         return message
+
+    def ack(self, message: Any) -> bool:
+        if isinstance(message, BatchMessage) and not message.processed:
+            # Skipped by faust's stream (old generation, flow suspended): release, never commit.
+            with ack_lock:
+                message.acked = True
+                self._unacked_messages.discard(message)
+            self.log.info("batch skipped by the stream, not committed: %r offsets up to %r",
+                          message.tp, message.offset)
+            return False
+        acked: bool = super().ack(message)
+        return acked
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         # The drain loop's gap for a batch would include the batch's own offset: see module doc.

@@ -57,6 +57,17 @@ def test_consumer_internals_the_transport_uses() -> None:
     assert "set_read_offset(tp, offset)" in drain
 
 
+def test_stream_acks_the_events_it_skips() -> None:
+    # Why a batch is committed only once marked processed (transport module docstring).
+    import faust.streams
+
+    source = inspect.getsource(faust.streams.Stream._py_aiter)
+    assert "message.generation_id != self.app.consumer_generation_id" in source
+    assert "if event is not None and (do_ack or value is skipped_value):" in source
+    assert params(BaseConsumer.ack) == ["self", "message"]
+    assert "_unacked_messages" in inspect.getsource(BaseConsumer.ack)
+
+
 def test_consumer_message_argument_order() -> None:
     names = params(ConsumerMessage.__init__)
     assert names[:13] == ["self", "topic", "partition", "offset", "timestamp",
@@ -93,7 +104,28 @@ def _consumer_state(topics: list[str]) -> Any:
     batch_topics(app, topics)
     return SimpleNamespace(
         app=app, _gap=defaultdict(IntervalTree), _acked=defaultdict(list),
-        _acked_index=defaultdict(set), _committed_offset=defaultdict(lambda: None))
+        _acked_index=defaultdict(set), _committed_offset=defaultdict(lambda: None),
+        _unacked_messages=set(), log=SimpleNamespace(info=lambda *args: None))
+
+
+def test_a_batch_the_agent_did_not_process_is_released_but_never_recorded_as_acked() -> None:
+    tp = TP("t", 0)
+    state = _consumer_state(["t"])
+    message = BatchConsumer._batch_message(state, tp, [_record("t", 0, o) for o in range(5)])
+    state._unacked_messages.add(message)
+    assert BatchConsumer.ack(state, message) is False
+    assert message.acked and message not in state._unacked_messages
+    assert not state._acked[tp]
+    assert BaseConsumer._new_offset(state, tp) is None
+
+
+def test_a_batch_fetched_again_after_a_seek_adds_no_duplicate_offsets() -> None:
+    tp = TP("t", 0)
+    state = _consumer_state(["t"])
+    BatchConsumer._batch_message(state, tp, [_record("t", 0, o) for o in range(0, 5)])
+    again = BatchConsumer._batch_message(state, tp, [_record("t", 0, o) for o in range(0, 8)])
+    state._acked[tp].append(again.offset)
+    assert BaseConsumer._new_offset(state, tp) == 8
 
 
 def test_commits_reach_the_end_of_each_acked_batch_and_never_pass_an_unacked_one() -> None:
