@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
 import faust
@@ -40,7 +40,7 @@ from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.rules import synced_transition
 from pipeline.correlation.sla import SlaRules, Thresholds
-from pipeline.correlation.state import InvoiceState
+from pipeline.correlation.state import InvoiceState, UndecodableRecord
 from pipeline.kafka_options import faust_credentials
 from pipeline.logs import get_logger
 from pipeline.metrics import AGE_BANDS, Metrics
@@ -49,6 +49,7 @@ from pipeline.topics import MAX_MESSAGE_BYTES
 from pipeline.worker import killpoint
 from pipeline.worker.correlator import Correlator
 from pipeline.worker.deadletter import dead_letter_headers
+from pipeline.worker.failures import is_infrastructure, next_backoff
 from pipeline.worker.store import BatchInHand, BatchStore, PartitionBatch
 from pipeline.worker.transport import batch_topics, broker_url, mark_processed, records_of
 from pipeline.worker.wire import alert_key, alert_to_json, to_ack, to_issued
@@ -68,6 +69,9 @@ SWEEP_PER_TICK = 500
 #: Backoff (seconds) while a batch's records cannot be persisted (e.g. the broker is away).
 PERSIST_RETRY_FIRST = 0.1
 PERSIST_RETRY_MAX = 5.0
+#: How long one end-offset request (the watermark's sample) may take before the broker counts
+#: as lost.
+END_OFFSETS_TIMEOUT = 5.0
 
 
 class CommitSensor(faust.Sensor):
@@ -161,6 +165,7 @@ class InvoiceSyncApp:
             max_clock_skew=s.max_clock_skew,
             retention=s.retention,
             on_transition=self._count_transition,
+            on_isolated=lambda reason: metrics.isolated.labels(reason=reason).inc(),
         )
         self._assigned_generation = 0
         self._built_generation = -1
@@ -181,7 +186,7 @@ class InvoiceSyncApp:
         async for event in stream.events():
             message = event.message
             await self._on_batch(message.topic, message.partition, records_of(message))
-            # Returning to the stream acks the batch event: faust may now commit past it.
+            # The batch's effects are durable: once the stream acks it, faust may commit past it.
             mark_processed(message)
 
     async def _on_batch(self, topic: str, partition: int, records: Sequence[Any]) -> None:
@@ -191,10 +196,10 @@ class InvoiceSyncApp:
         self._in_hand.hold(batch)
         try:
             if topic == self.settings.topic_ticks:
-                await self._on_tick_batch(partition, records[-1])
+                await self._on_tick_batch(partition)
             else:
                 for record in records:
-                    await self._on_record(record)
+                    await self._process(record)
                 self._next_offsets[TP(topic, partition)] = records[-1].offset + 1
                 await self._fire_due_between_ticks(partition)
             await self._persist(batch)
@@ -224,26 +229,56 @@ class InvoiceSyncApp:
         if batch.changes:
             killpoint.reached("before_commit")
 
-    async def _on_record(self, record: Any) -> None:
-        try:
-            await self._dispatch(record)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bug on one message must not stop the partition
-            log.exception("processing_failed", topic=record.topic,
-                          partition=record.partition, offset=record.offset)
-            await self._dead_letter(record, "processing_error", repr(exc)[:500])
+    async def _on_tick_batch(self, partition: int) -> None:
+        """Ticks queued for one partition count once: the deadline work runs now.
 
-    async def _on_tick_batch(self, partition: int, last: Any) -> None:
-        """Ticks queued for one partition count once: the deadline work runs now."""
+        A tick is never dead-lettered nor retried here: the correlator keeps its invoices
+        scheduled (backing off) or isolates a defective one.
+        """
         try:
             await self._on_tick(partition, sweep=True)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.exception("processing_failed", topic=last.topic, partition=partition,
-                          offset=last.offset)
-            await self._dead_letter(last, "processing_error", repr(exc)[:500])
+            log.warning("tick_failed", partition=partition, error=repr(exc)[:500])
+
+    async def _process(self, message: Any) -> None:
+        """Handle one record; only return once its effect (or its dead letter) is durable.
+
+        An infrastructure failure (failures.py) is retried with backoff, the offset held: the
+        event was valid. Any other failure is a defect of the record: it is dead-lettered
+        (the partition goes on).
+        """
+        try:
+            await self._retrying(message, lambda: self._dispatch(message))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a defect of this record must not stop the partition
+            log.exception("processing_failed", topic=message.topic,
+                          partition=message.partition, offset=message.offset)
+            error = repr(exc)[:500]
+            # The invoice's stored record is in a format this version cannot read: it stays
+            # untouched, the event waits in the dead-letter topic for a worker that can.
+            reason = ("undecodable_state" if isinstance(exc, UndecodableRecord)
+                      else "processing_error")
+            await self._retrying(message, lambda: self._dead_letter(message, reason, error))
+
+    async def _retrying(self, message: Any, work: Callable[[], Awaitable[None]]) -> None:
+        """``work()``, repeated after a backoff while it fails on the infrastructure."""
+        delay: float | None = None
+        while True:
+            try:
+                await work()
+                return
+            except Exception as exc:
+                if not is_infrastructure(exc):
+                    raise
+                delay = next_backoff(delay)
+                self.metrics.retries.labels(topic=message.topic).inc()
+                log.warning("processing_retried", topic=message.topic,
+                            partition=message.partition, offset=message.offset,
+                            retry_in=delay, error=repr(exc)[:500])
+                await asyncio.sleep(delay)
 
     async def _dispatch(self, message: Any) -> None:
         s = self.settings
@@ -313,8 +348,7 @@ class InvoiceSyncApp:
 
     async def _on_tick(self, partition: int, *, sweep: bool = False) -> None:
         tp = TP(self.settings.topic_acknowledged, partition)
-        await self.correlator.on_tick(partition, end_offset=self._end_offset(tp),
-                                      committed=self._committed(tp))
+        await self.correlator.on_tick(partition, committed=self._committed(tp))
         if sweep:
             await self.correlator.sweep(partition, self._sweep_slice(partition))
 
@@ -368,8 +402,11 @@ class InvoiceSyncApp:
     async def _dead_letter(self, message: Any, reason: str, error: str) -> None:
         headers = dead_letter_headers(message.topic, message.partition, message.offset,
                                       reason, error)
-        # Awaited until the broker has it: the batch's offset is acked only after this.
-        await (await self.dlq.send(key=message.key, value=message.value, headers=headers))
+        # faust's send only queues the record: await its delivery too, so the event (and its
+        # offset) is done only once the dead letter is in Kafka; a failure raises to the caller,
+        # which retries (failures.py).
+        delivery = await self.dlq.send(key=message.key, value=message.value, headers=headers)
+        await delivery
         self.metrics.dead_letters.labels(topic=message.topic, reason=reason).inc()
         log.warning("dead_lettered", topic=message.topic, partition=message.partition,
                     offset=message.offset, reason=reason, error=error)
@@ -377,10 +414,35 @@ class InvoiceSyncApp:
     # -- timer ----------------------------------------------------------------------------
 
     async def _send_ticks(self) -> None:
+        await self._sample_end_offsets()
         for partition in sorted(self.active_partitions()):
             await self.ticks.send(value=b"", partition=partition)
         self._refresh_lag_gauges()
         self._refresh_pending_gauges()
+
+    async def _sample_end_offsets(self) -> None:
+        """Ask the broker for the ack partitions' end offsets: the watermark's samples.
+
+        The time is read BEFORE the request is sent, so every ack appended before it lies below
+        the answer (docs/watermark.md). A failed request adds no sample: the watermark stays.
+        """
+        partitions = sorted(self.active_partitions())
+        if not partitions:
+            return
+        tps = [TP(self.settings.topic_acknowledged, p) for p in partitions]
+        watermarks = self.correlator.watermarks
+        at = time.time()
+        try:
+            ends = await asyncio.wait_for(self.app.consumer.highwaters(*tps),
+                                          timeout=END_OFFSETS_TIMEOUT)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # aiokafka errors, timeout, consumer restarting
+            log.warning("end_offsets_failed", error=repr(exc)[:200])
+            return
+        for tp, end in ends.items():
+            if tp.partition in partitions:
+                watermarks.sample(tp.partition, at, end)
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -456,7 +518,7 @@ class InvoiceSyncApp:
                     lag += max(0, end - max(self._next_offsets.get(tp, 0), committed or 0))
                 if topic == s.topic_acknowledged:
                     marks.append(self.correlator.watermarks.value(
-                        partition, end_offset=end, committed=committed, now=now))
+                        partition, committed=committed, now=now))
             m.lag.labels(topic=topic).set(lag)
         if marks:
             m.watermark.set(min(marks))

@@ -141,11 +141,11 @@ class BatchStore:
                 return value
         return None
 
-    def records(self) -> Iterator[bytes]:
-        """Every persisted record of the partitions open here (operator API summaries)."""
+    def records(self) -> Iterator[tuple[str, bytes]]:
+        """(invoice id, record) of every partition open here (operator API summaries)."""
         for partition in sorted(self._store._dbs):
-            for _, _, value in self.items(partition):
-                yield value
+            for _, invoice_id, value in self.items(partition):
+                yield invoice_id, value
 
     async def persist(self, batch: PartitionBatch) -> None:
         """WriteBatch, then the changelog records (awaited), then the changelog offset."""
