@@ -46,7 +46,7 @@ from pipeline.queries.summary import Summary
 from pipeline.queries.views import invoice_view
 
 if TYPE_CHECKING:
-    from pipeline.worker.app import InvoiceSyncApp
+    from pipeline.worker.serving import ServedWorker
 
 log = get_logger(__name__)
 
@@ -79,7 +79,7 @@ def error(web: Any, status: int, code: str, message: str, **extra: Any) -> Any:
 class OperatorApi:
     """Local answers and the fan-out over the group, for one worker."""
 
-    def __init__(self, worker: InvoiceSyncApp) -> None:
+    def __init__(self, worker: ServedWorker) -> None:
         self.worker = worker
         self.app = worker.app
 
@@ -107,8 +107,7 @@ class OperatorApi:
         if not self.worker.state_rebuilt():
             raise Unavailable("pending index is being rebuilt after a rebalance")
         now = time.time()
-        book = self.worker.correlator.pending
-        candidates = book.oldest_first(
+        candidates = self.worker.pending_oldest_first(
             after=query.cursor.key() if query.cursor else None,
             issued_before=None if query.older_than is None else now - query.older_than)
         return local_page(candidates, self.owned, query, now=now)
@@ -202,7 +201,7 @@ class OperatorApi:
         return report
 
 
-def register_api(worker: InvoiceSyncApp) -> None:
+def register_api(worker: ServedWorker) -> None:
     """Attach the operator API views to the worker's faust app."""
     app, api = worker.app, OperatorApi(worker)
 

@@ -38,8 +38,10 @@ def run_worker() -> int:
               file=sys.stderr)
         return 1
     from pipeline.worker.app import InvoiceSyncApp
+    from pipeline.worker.web import register_views
 
     worker = InvoiceSyncApp(settings, Metrics(), sla)
+    register_views(worker)
     log.info("worker_starting", broker=settings.broker, partitions=settings.partitions,
              warn_after=settings.warn_after, critical_after=settings.critical_after,
              data_dir=str(settings.data_dir), web_port=settings.web_port)

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 if TYPE_CHECKING:
-    from pipeline.worker.app import InvoiceSyncApp
+    from pipeline.worker.serving import ServedWorker
 
 
-def readiness(worker: InvoiceSyncApp) -> tuple[bool, str]:
+def readiness(worker: ServedWorker) -> tuple[bool, str]:
     """(ready, why) for /readyz."""
     app: Any = worker.app
     if app.rebalancing:
@@ -29,7 +29,7 @@ def readiness(worker: InvoiceSyncApp) -> tuple[bool, str]:
     return True, "ok"
 
 
-def register_views(worker: InvoiceSyncApp) -> None:
+def register_views(worker: ServedWorker) -> None:
     """Attach /healthz, /readyz and /metrics to the worker's faust app."""
     app = worker.app
 
