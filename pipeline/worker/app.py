@@ -128,6 +128,7 @@ class InvoiceSyncApp:
             "invoices", key_type=str, value_type=bytes,
             partitions=s.partitions, help="Per-invoice sync state.")
         self.batch_store = BatchStore(self.table, self._changelog_producer)
+        self.batch_store.check_encoding()
         in_hand = BatchInHand()
         outputs = Outputs(self.alerts, self.dlq, metrics)
         default = Thresholds(warn_after=s.warn_after, critical_after=s.critical_after)

@@ -24,6 +24,7 @@ from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 from intervaltree import IntervalTree
 
+from pipeline.worker.store import BatchStore, decode_key, encode_key
 from pipeline.worker.transport import BatchConsumer, Transport, batch_topics
 
 
@@ -156,3 +157,12 @@ def test_commits_reach_the_end_of_each_acked_batch_and_never_pass_an_unacked_one
     assert commit() is None  # batch 10..19 delivered but not acked: not committed
     ack(19)
     assert commit() == 20
+
+
+def test_the_batch_store_encodes_keys_and_values_as_faust_s_table() -> None:
+    app = faust.App("probe", store="memory://")
+    table = app.Table("invoices", key_type=str, value_type=bytes, partitions=4)
+    store = BatchStore(table, lambda: None)  # type: ignore[arg-type,return-value]
+    store.check_encoding()
+    assert table.data._encode_key("24111000000000000500") == encode_key("24111000000000000500")
+    assert decode_key(table.data._encode_key("2411")) == "2411"
