@@ -164,7 +164,7 @@ def parse_pending(query: Mapping[str, str]) -> PendingQuery:
     limit = DEFAULT_LIMIT
     if "limit" in query:
         raw = query["limit"]
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
             raise QueryError(f"limit={raw!r}: expected an integer from 1 to {MAX_LIMIT}")
         limit = int(raw)
     cursor = Cursor.decode(query["cursor"]) if "cursor" in query else None
