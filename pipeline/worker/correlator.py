@@ -13,10 +13,19 @@ table writes happen in stream iteration as faust requires.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
+from dataclasses import dataclass
 
 from pipeline.correlation import actions, rules
-from pipeline.correlation.alerts import Alert
+from pipeline.correlation.alerts import Alert, Scope
 from pipeline.correlation.deadlines import DeadlineIndex
 from pipeline.correlation.facts import Ack, Action, Issued
 from pipeline.correlation.outage import OutageDetector
@@ -36,6 +45,21 @@ EmitAlerts = Callable[[Sequence[Alert]], Awaitable[None]]
 MAX_DUE_PER_TICK = 5000
 
 
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """What one event did to one invoice: its record before and after, the alerts it raised,
+    and the sync it completed (computed once, here, for every consumer of the transition).
+    Outage alerts concern no invoice: ``old`` and ``new`` are None."""
+
+    old: InvoiceState | None
+    new: InvoiceState | None
+    alerts: Sequence[Alert]
+    sync: rules.Sync | None
+
+
+OnTransition = Callable[[Transition], None]
+
+
 class Correlator:
     """Applies issued, acknowledged and tick events of the partitions this worker owns."""
 
@@ -49,8 +73,7 @@ class Correlator:
         drain: TokenBucket,
         max_clock_skew: float = 300.0,
         retention: float = 7 * 86400.0,
-        on_transition: Callable[[InvoiceState | None, InvoiceState | None, Sequence[Alert]], None]
-        | None = None,
+        on_transition: OnTransition | None = None,
         clock: Callable[[], float] = time.time,
         on_isolated: Callable[[str], None] | None = None,
     ) -> None:
@@ -141,7 +164,7 @@ class Correlator:
         if outage_alerts:
             await self.emit(outage_alerts)
             if self.on_transition is not None:
-                self.on_transition(None, None, outage_alerts)
+                self.on_transition(Transition(None, None, outage_alerts, None))
 
     async def _fire(self, invoice_id: str, partition: int, now: float,
                     watermark: float) -> None:
@@ -195,6 +218,38 @@ class Correlator:
             await self._apply(invoice_id, partition, state, new, alerts)
             expired += 1
         return expired
+
+    # -- what the adapter may ask -----------------------------------------------------------
+
+    def has_due(self, partition: int) -> bool:
+        """A deadline of ``partition`` has passed (watermark not considered)."""
+        index = self.deadlines.get(partition)
+        due_at = None if index is None else index.peek()
+        return due_at is not None and due_at <= self.clock()
+
+    def sample_ack_end_offset(self, partition: int, at: float, end_offset: int) -> None:
+        """The ack partition's end offset as the broker gave it, asked at ``at``."""
+        self.watermarks.sample(partition, at, end_offset)
+
+    def watermark(self, partition: int, *, committed: int | None, now: float) -> float:
+        """The ack watermark of ``partition`` (pipeline/correlation/watermark.py)."""
+        return self.watermarks.value(partition, committed=committed, now=now)
+
+    def pending_counts(self) -> Mapping[tuple[str, str], int]:
+        """Pending invoices by (region code, age band)."""
+        return self.pending.counts
+
+    def oldest_pending_issued_at(self) -> float | None:
+        return self.pending.oldest_issued_at()
+
+    def pending_oldest_first(self, *, after: tuple[float, str] | None,
+                             issued_before: float | None) -> Iterator[tuple[float, str]]:
+        """(issued_at, invoice id) of pending invoices, oldest first (operator API)."""
+        return self.pending.oldest_first(after=after, issued_before=issued_before)
+
+    def degraded(self) -> list[tuple[Scope, str]]:
+        """(scope, value) of the outage episodes now open."""
+        return self.outages.active()
 
     # -- state ----------------------------------------------------------------------------
 
@@ -264,4 +319,4 @@ class Correlator:
         index.schedule(invoice_id, None if new is None else rules.next_deadline(new),
                        was=None if old is None or popped else rules.next_deadline(old))
         if self.on_transition is not None:
-            self.on_transition(old, new, alerts)
+            self.on_transition(Transition(old, new, alerts, sync))
