@@ -41,6 +41,7 @@ from pipeline.topics import MAX_MESSAGE_BYTES
 from pipeline.worker.correlator import Correlator
 from pipeline.worker.deadletter import dead_letter_headers
 from pipeline.worker.failures import is_infrastructure, next_backoff
+from pipeline.worker.rebuild import IndexRebuild
 from pipeline.worker.wire import alert_key, alert_to_json, to_ack, to_issued
 
 log = get_logger(__name__)
@@ -145,8 +146,11 @@ class InvoiceSyncApp:
             on_transition=self._count_transition,
             on_isolated=lambda reason: metrics.isolated.labels(reason=reason).inc(),
         )
-        self._assigned_generation = 0
-        self._built_generation = -1
+        self.rebuild = IndexRebuild(
+            self.correlator, active=self.active_partitions,
+            records=lambda p: ((key, record) for _, key, record in self._partition_items(p)),
+            # faust sets this as soon as a rebalance starts, before it waits for the agent.
+            interrupted=lambda: bool(cast(Any, self.app).rebalancing))
         self._next_offsets: dict[TP, int] = {}
         self._due_checked: dict[int, float] = {}
         self._sweep_from: dict[int, bytes | None] = {}
@@ -216,7 +220,8 @@ class InvoiceSyncApp:
 
     async def _dispatch(self, message: Any) -> None:
         s = self.settings
-        self._ensure_rebuilt()
+        if not self.rebuild.complete() and await self.rebuild.ensure():
+            self._refresh_pending_gauges()
         if message.topic == s.topic_ticks:
             await self._on_tick(message.partition, sweep=True)
             return
@@ -267,14 +272,6 @@ class InvoiceSyncApp:
             field = warning.removesuffix("_check_digit")
             self.metrics.taxpayer_id_warnings.labels(field=field).inc()
         return verdict.event
-
-    def _ensure_rebuilt(self) -> None:
-        """Re-derive the deadline heaps and pending book from the table once per assignment,
-        on the first message of any topic after it (table recovery is over by then)."""
-        if self._built_generation != self._assigned_generation:
-            self._built_generation = self._assigned_generation
-            self.correlator.rebuild(self._table_records(), self.active_partitions())
-            self._refresh_pending_gauges()
 
     async def _on_tick(self, partition: int, *, sweep: bool = False) -> None:
         tp = TP(self.settings.topic_acknowledged, partition)
@@ -383,22 +380,18 @@ class InvoiceSyncApp:
     # -- bookkeeping ----------------------------------------------------------------------
 
     async def _on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
-        self._assigned_generation += 1
+        ticks = self.settings.topic_ticks
+        self.rebuild.on_assigned({tp.partition for tp in assigned if tp.topic == ticks})
 
     def state_rebuilt(self) -> bool:
-        """The derived indexes match the current assignment (rebuilt on its first tick)."""
-        return self._built_generation == self._assigned_generation
+        """The derived indexes are complete for the current assignment (rebuilt in slices on
+        the first message after it)."""
+        return self.rebuild.complete()
 
     def active_partitions(self) -> set[int]:
         """Tick partitions this worker actively owns (standbys excluded)."""
         topic = self.settings.topic_ticks
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
-
-    def _table_records(self) -> Iterator[tuple[str, bytes]]:
-        # A generator: a million records are rebuilt one at a time, never held as one list
-        # (which left the process ~300 MB larger after a restart; docs/performance.md).
-        return ((key, record) for partition in sorted(self.active_partitions())
-                for _, key, record in self._partition_items(partition))
 
     def _end_offset(self, tp: TP) -> int | None:
         try:

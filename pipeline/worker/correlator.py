@@ -20,7 +20,7 @@ from pipeline.correlation.alerts import Alert
 from pipeline.correlation.deadlines import DeadlineIndex
 from pipeline.correlation.facts import Ack, Issued
 from pipeline.correlation.outage import OutageDetector
-from pipeline.correlation.pending import PendingBook
+from pipeline.correlation.pending import PendingBooks
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.sla import SlaRules
 from pipeline.correlation.state import InvoiceState, UndecodableRecord, decode, encode
@@ -68,7 +68,7 @@ class Correlator:
         self._retry_at: dict[int, float] = {}
         self.watermarks = AckWatermarks()
         self.deadlines: dict[int, DeadlineIndex] = {}
-        self.pending = PendingBook()
+        self.pending = PendingBooks()
 
     # -- events ---------------------------------------------------------------------------
 
@@ -192,9 +192,32 @@ class Correlator:
     # -- state ----------------------------------------------------------------------------
 
     def rebuild(self, records: Iterable[tuple[str, bytes]], partitions: set[int]) -> int:
-        """Re-derive deadline heaps and pending counts from the table after (re)assignment."""
-        self.deadlines = {p: DeadlineIndex() for p in partitions}
-        self.pending = PendingBook()
+        """Re-derive deadline heaps and pending counts of ``partitions`` from the table, all
+        at once (the worker rebuilds in slices: :meth:`begin_rebuild`, :meth:`rebuild_slice`)."""
+        self.begin_rebuild(partitions, partitions)
+        count = self.rebuild_slice(records, partitions)
+        log.info("state_rebuilt", invoices=count, partitions=sorted(partitions))
+        return count
+
+    def begin_rebuild(self, active: set[int], fresh: set[int]) -> None:
+        """After a rebalance: forget partitions not in ``active``, empty the indexes of
+        ``fresh`` ones (to be filled by :meth:`rebuild_slice`), keep the others as they are."""
+        for stale in (set(self.deadlines) | set(self.pending.books)) - active:
+            self.deadlines.pop(stale, None)
+            self.pending.drop(stale)
+        for partition in fresh:
+            self.deadlines[partition] = DeadlineIndex()
+            self.pending.reset(partition)
+        # Only samples and progress recorded since the assignment count (docs/watermark.md).
+        for stale in (set(self.watermarks.partitions()) - active) | fresh:
+            self.watermarks.forget(stale)
+        for stale in (set(self._retry_at) - active) | fresh:
+            self._retry_at.pop(stale, None)
+            self._backoff.pop(stale, None)
+
+    def rebuild_slice(self, records: Iterable[tuple[str, bytes]], partitions: set[int]) -> int:
+        """Add table records of ``partitions`` (being rebuilt) to the indexes; returns how
+        many records of those partitions were added."""
         count = 0
         for invoice_id, raw in records:
             try:
@@ -210,13 +233,7 @@ class Correlator:
             deadline = rules.next_deadline(state)
             if deadline is not None:
                 self.deadlines[state.partition].schedule(state.invoice_id, deadline)
-            self.pending.update(None, state)
-        for stale in set(self.watermarks.partitions()) - partitions:
-            self.watermarks.forget(stale)
-        for stale in set(self._retry_at) - partitions:
-            self._retry_at.pop(stale, None)
-            self._backoff.pop(stale, None)
-        log.info("state_rebuilt", invoices=count, partitions=sorted(partitions))
+            self.pending.update(state.partition, None, state)
         return count
 
     def _load(self, invoice_id: str) -> InvoiceState | None:
@@ -252,7 +269,7 @@ class Correlator:
                 self.store.pop(invoice_id, None)
             else:
                 self.store[invoice_id] = encode(new)
-            self.pending.update(old, new)
+            self.pending.update(partition, old, new)
         index = self.deadlines.setdefault(partition, DeadlineIndex())
         index.schedule(invoice_id, None if new is None else rules.next_deadline(new),
                        was=None if old is None or popped else rules.next_deadline(old))
