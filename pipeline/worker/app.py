@@ -40,6 +40,7 @@ from pipeline.settings import Settings
 from pipeline.topics import MAX_MESSAGE_BYTES
 from pipeline.worker.correlator import Correlator
 from pipeline.worker.deadletter import dead_letter_headers
+from pipeline.worker.endoffsets import EndOffsetSampler
 from pipeline.worker.failures import is_infrastructure, next_backoff
 from pipeline.worker.rebuild import IndexRebuild
 from pipeline.worker.wire import alert_key, alert_to_json, to_ack, to_issued
@@ -56,9 +57,6 @@ DUE_CHECK_SPACING = 0.1
 #: Records of a partition checked for expiry per tick (synced past retention, held acks):
 #: 500/s per partition walks a 10-million-record worker table in under an hour.
 SWEEP_PER_TICK = 500
-#: How long one end-offset request (the watermark's sample) may take before the broker counts
-#: as lost.
-END_OFFSETS_TIMEOUT = 5.0
 
 
 class CommitSensor(faust.Sensor):
@@ -146,6 +144,9 @@ class InvoiceSyncApp:
             on_transition=self._count_transition,
             on_isolated=lambda reason: metrics.isolated.labels(reason=reason).inc(),
         )
+        self.end_offsets = EndOffsetSampler(
+            self.correlator.watermarks, lambda *tps: self.app.consumer.highwaters(*tps),
+            topic=s.topic_acknowledged, settle=s.reconnect_settle)
         self.rebuild = IndexRebuild(
             self.correlator, active=self.active_partitions,
             records=lambda p: ((key, record) for _, key, record in self._partition_items(p)),
@@ -251,8 +252,15 @@ class InvoiceSyncApp:
         self._due_checked[partition] = checked
         index = self.correlator.deadlines.get(partition)
         due_at = None if index is None else index.peek()
-        if due_at is None or due_at > self.correlator.clock():
+        now = self.correlator.clock()
+        if due_at is None or due_at > now:
             return
+        tp = TP(self.settings.topic_acknowledged, partition)
+        if self.correlator.watermarks.value(partition, committed=self._committed(tp),
+                                            now=now) < due_at:
+            # The last sample (the tick's) predates the deadline: a fresh one lets a caught-up
+            # worker fire now rather than at the next tick.
+            await self.end_offsets.sample([partition])
         try:
             await self._on_tick(partition)
         except asyncio.CancelledError:
@@ -347,35 +355,11 @@ class InvoiceSyncApp:
     # -- timer ----------------------------------------------------------------------------
 
     async def _send_ticks(self) -> None:
-        await self._sample_end_offsets()
+        await self.end_offsets.sample(self.active_partitions())
         for partition in sorted(self.active_partitions()):
             await self.ticks.send(value=b"", partition=partition)
         self._refresh_lag_gauges()
         self._refresh_pending_gauges()
-
-    async def _sample_end_offsets(self) -> None:
-        """Ask the broker for the ack partitions' end offsets: the watermark's samples.
-
-        The time is read BEFORE the request is sent, so every ack appended before it lies below
-        the answer (docs/watermark.md). A failed request adds no sample: the watermark stays.
-        """
-        partitions = sorted(self.active_partitions())
-        if not partitions:
-            return
-        tps = [TP(self.settings.topic_acknowledged, p) for p in partitions]
-        watermarks = self.correlator.watermarks
-        at = time.time()
-        try:
-            ends = await asyncio.wait_for(self.app.consumer.highwaters(*tps),
-                                          timeout=END_OFFSETS_TIMEOUT)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # aiokafka errors, timeout, consumer restarting
-            log.warning("end_offsets_failed", error=repr(exc)[:200])
-            return
-        for tp, end in ends.items():
-            if tp.partition in partitions:
-                watermarks.sample(tp.partition, at, end)
 
     # -- bookkeeping ----------------------------------------------------------------------
 
