@@ -40,6 +40,7 @@ from pipeline.settings import Settings
 from pipeline.topics import MAX_MESSAGE_BYTES
 from pipeline.worker.correlator import Correlator
 from pipeline.worker.deadletter import dead_letter_headers
+from pipeline.worker.delivery import DeliveryTracker
 from pipeline.worker.endoffsets import EndOffsetSampler
 from pipeline.worker.failures import is_infrastructure, next_backoff
 from pipeline.worker.rebuild import IndexRebuild
@@ -144,6 +145,7 @@ class InvoiceSyncApp:
             on_transition=self._count_transition,
             on_isolated=lambda reason: metrics.isolated.labels(reason=reason).inc(),
         )
+        self.delivery = DeliveryTracker()
         self.end_offsets = EndOffsetSampler(
             self.correlator.watermarks, lambda *tps: self.app.consumer.highwaters(*tps),
             topic=s.topic_acknowledged, settle=s.reconnect_settle)
@@ -364,6 +366,8 @@ class InvoiceSyncApp:
     # -- bookkeeping ----------------------------------------------------------------------
 
     async def _on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
+        # Before any event is processed: commits must wait for the changelog (delivery.py).
+        self.delivery.install(self.app.producer.buffer)
         ticks = self.settings.topic_ticks
         self.rebuild.on_assigned({tp.partition for tp in assigned if tp.topic == ticks})
 
