@@ -452,8 +452,12 @@ class InvoiceSyncApp:
         # offset) is done only once the dead letter is in Kafka; a failure raises to the caller,
         # which retries (failures.py). The original headers and timestamp travel with it, so a
         # replay is the same record.
+        # The record is aiokafka's (a batch's): its timestamp is in ms, faust's send takes
+        # seconds (passing ms put the dead letter ~50,000 years ahead: InvalidTimestampError,
+        # retried forever as a broker failure, the partition stalled).
+        timestamp = None if message.timestamp is None else message.timestamp / 1000.0
         delivery = await self.dlq.send(key=message.key, value=message.value, headers=headers,
-                                       timestamp=message.timestamp)
+                                       timestamp=timestamp)
         await delivery
         self.metrics.dead_letters.labels(topic=message.topic, reason=reason).inc()
         log.warning("dead_lettered", topic=message.topic, partition=message.partition,
