@@ -103,10 +103,14 @@ class AckWatermarks:
         self._hold = _Hold(at=at, until=until)
 
     def broker_lost(self, at: float) -> bool:
-        """An end-offset request sent at ``at`` failed. True if this starts a loss."""
-        if self._lost_since is not None:
+        """An end-offset request sent at ``at`` failed. True if this starts a loss.
+
+        Only a broker this worker had reached can be lost: failures while it starts up (the
+        consumer still joining) are not a loss, or every start would hold every deadline.
+        """
+        if self._lost_since is not None or self._last_contact is None:
             return False
-        self._lost_since = self._last_contact if self._last_contact is not None else at
+        self._lost_since = self._last_contact
         return True
 
     def broker_reached(self, at: float, *, settle: float, now: float) -> float | None:

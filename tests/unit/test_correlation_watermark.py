@@ -163,3 +163,11 @@ def test_a_blip_shorter_than_min_loss_holds_nothing() -> None:
     assert marks.broker_reached(101.0 + MIN_LOSS / 2, settle=30.0, now=100.0 + MIN_LOSS / 2) is None
     marks.sample(0, 106.0, 0)
     assert marks.value(0, committed=0, now=107.0) == 106.0
+
+
+def test_failures_before_the_first_answer_are_not_a_loss() -> None:
+    marks = AckWatermarks()
+    assert not marks.broker_lost(100.0)  # starting up: never reached the broker yet
+    assert marks.broker_reached(200.0, settle=30.0, now=200.0) is None
+    marks.sample(0, 200.0, 0)
+    assert marks.value(0, committed=0, now=201.0) == 200.0
