@@ -52,7 +52,8 @@ def _state(n: int, partition: int, pending: bool) -> InvoiceState:
 
 
 def fill(worker: InvoiceSyncApp, records: int, partitions: int, pending_share: float) -> float:
-    """Write ``records`` encoded records into the worker's table partitions; seconds taken."""
+    """Write ``records`` encoded records into the worker's table partitions (raw keys and
+    values, as pipeline/worker/store.py writes them); seconds taken."""
     started = time.monotonic()
     store: Any = worker.table.data
     every = max(1, round(1 / pending_share)) if pending_share > 0 else 0
@@ -61,7 +62,7 @@ def fill(worker: InvoiceSyncApp, records: int, partitions: int, pending_share: f
         batch = WriteBatch(raw_mode=True)
         for n in range(partition, records, partitions):
             state = _state(n, partition, pending=bool(every) and n % every == 0)
-            batch.put(store._encode_key(state.invoice_id), store._encode_value(encode(state)))
+            batch.put(state.invoice_id.encode(), encode(state))  # as the batch store writes
             if len(batch) >= 20_000:
                 db.write(batch)
                 batch = WriteBatch(raw_mode=True)
