@@ -450,12 +450,10 @@ class InvoiceSyncApp:
                                       exception_class=exception_class)
         # faust's send only queues the record: await its delivery too, so the event (and its
         # offset) is done only once the dead letter is in Kafka; a failure raises to the caller,
-        # which retries (failures.py). The original headers and timestamp travel with it, so a
-        # replay is the same record.
-        # The record is aiokafka's (a batch's): its timestamp is in ms, faust's send takes
-        # seconds (passing ms put the dead letter ~50,000 years ahead: InvalidTimestampError,
-        # retried forever as a broker failure, the partition stalled).
-        timestamp = None if message.timestamp is None else message.timestamp / 1000.0
+        # which retries (failures.py). ``message`` is an aiokafka record (timestamp in ms);
+        # faust's send takes seconds (ms put the dead letter ~50,000 years ahead: refused by the
+        # broker, retried forever, the partition stalled).
+        timestamp = None if message.timestamp is None else message.timestamp / 1000
         delivery = await self.dlq.send(key=message.key, value=message.value, headers=headers,
                                        timestamp=timestamp)
         await delivery
