@@ -32,6 +32,7 @@ from pipeline.metrics import Metrics
 from pipeline.settings import Settings
 from pipeline.worker.app import InvoiceSyncApp
 from pipeline.worker.rebuild import IndexRebuild
+from pipeline.worker.store import stored_key
 
 T0 = 1_780_000_000.0
 PROBE_SECONDS = 0.005
@@ -52,8 +53,8 @@ def _state(n: int, partition: int, pending: bool) -> InvoiceState:
 
 
 def fill(worker: InvoiceSyncApp, records: int, partitions: int, pending_share: float) -> float:
-    """Write ``records`` encoded records into the worker's table partitions (raw keys and
-    values, as pipeline/worker/store.py writes them); seconds taken."""
+    """Write ``records`` encoded records into the worker's table partitions (keys and values
+    as pipeline/worker/store.py writes them); seconds taken."""
     started = time.monotonic()
     store: Any = worker.table.data
     every = max(1, round(1 / pending_share)) if pending_share > 0 else 0
@@ -62,7 +63,7 @@ def fill(worker: InvoiceSyncApp, records: int, partitions: int, pending_share: f
         batch = WriteBatch(raw_mode=True)
         for n in range(partition, records, partitions):
             state = _state(n, partition, pending=bool(every) and n % every == 0)
-            batch.put(state.invoice_id.encode(), encode(state))  # as the batch store writes
+            batch.put(stored_key(state.invoice_id), encode(state))  # as the batch store does
             if len(batch) >= 20_000:
                 db.write(batch)
                 batch = WriteBatch(raw_mode=True)
