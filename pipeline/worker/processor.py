@@ -55,7 +55,8 @@ class BatchProcessor:
 
     def __init__(self, *, settings: Settings, metrics: Metrics, correlator: Correlator,
                  store: BatchStore, in_hand: BatchInHand, outputs: Outputs,
-                 committed_ack_offset: Callable[[int], int | None]) -> None:
+                 committed_ack_offset: Callable[[int], int | None],
+                 sample_end_offsets: Callable[[list[int]], Awaitable[bool]]) -> None:
         self._settings = settings
         self._metrics = metrics
         self._correlator = correlator
@@ -64,6 +65,8 @@ class BatchProcessor:
         self._outputs = outputs
         #: The group's committed offset of an ack partition, as faust loaded it on assignment.
         self._committed_ack_offset = committed_ack_offset
+        #: Asks the broker for ack partitions' end offsets: a watermark sample (endoffsets.py).
+        self._sample_end_offsets = sample_end_offsets
         self._due_checked: dict[int, float] = {}
         self._sweep_from: dict[int, bytes | None] = {}
         self._event_counters: dict[tuple[str, str], Any] = {}
@@ -208,8 +211,14 @@ class BatchProcessor:
         if checked - self._due_checked.get(partition, 0.0) < DUE_CHECK_SPACING:
             return
         self._due_checked[partition] = checked
-        if not self._correlator.has_due(partition):
+        due_at = self._correlator.next_due(partition)
+        if due_at is None:
             return
+        committed = self._committed_ack_offset(partition)
+        if self._correlator.watermark(partition, committed=committed, now=time.time()) < due_at:
+            # The last sample (the tick's) predates the deadline: a fresh one lets a caught-up
+            # worker fire now rather than at the next tick.
+            await self._sample_end_offsets([partition])
         try:
             await self._deadline_work(partition)
         except asyncio.CancelledError:
