@@ -26,7 +26,9 @@ from faust.types import TP
 from rocksdict import ReadOptions
 
 from pipeline import intake
+from pipeline.api_tokens import TokenSet
 from pipeline.contracts import InvoiceIssued, TaxAcknowledged
+from pipeline.contracts.action import InvoiceAction
 from pipeline.correlation.alerts import Alert
 from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
@@ -41,11 +43,20 @@ from pipeline.topics import MAX_MESSAGE_BYTES
 from pipeline.worker.correlator import Correlator
 from pipeline.worker.deadletter import dead_letter_headers
 from pipeline.worker.failures import is_infrastructure, next_backoff
-from pipeline.worker.wire import alert_key, alert_to_json, to_ack, to_issued
+from pipeline.worker.guard import Routes, guard
+from pipeline.worker.wire import (
+    alert_headers,
+    alert_key,
+    alert_source,
+    alert_to_json,
+    to_ack,
+    to_action,
+    to_issued,
+)
 
 log = get_logger(__name__)
 
-E = TypeVar("E", InvoiceIssued, TaxAcknowledged)
+E = TypeVar("E", InvoiceIssued, TaxAcknowledged, InvoiceAction)
 
 PRODUCER_LINGER_MS = 5
 PRODUCER_BATCH_BYTES = 1024 * 1024
@@ -74,10 +85,13 @@ class CommitSensor(faust.Sensor):
 class InvoiceSyncApp:
     """Builds and holds the faust app and the correlator for one worker process."""
 
-    def __init__(self, settings: Settings, metrics: Metrics, sla: SlaRules | None = None) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, sla: SlaRules | None = None,
+                 tokens: TokenSet | None = None) -> None:
         self.settings = settings
         self.metrics = metrics
         s = settings
+        #: The operator API's routes and the roles they need (filled by register_views).
+        self.routes = Routes()
         self.app = faust.App(
             s.app_id,
             broker=s.broker,
@@ -91,6 +105,14 @@ class InvoiceSyncApp:
             web_enabled=True,
             web_port=s.web_port,
             web_bind=s.web_bind,
+            # Only our views answer (worker/guard.py): faust's /router, /table, /graph, stats
+            # and /performance would expose topology and table data without authentication.
+            web_router_enabled=False,
+            web_tables_enabled=False,
+            web_stats_enabled=False,
+            web_graph_enabled=False,
+            web_metrics_enabled=False,
+            web_application_options={"middlewares": [guard(self.routes, tokens)]},
             # What this worker advertises to the group: key lookups are routed here for the
             # partitions it owns (faust's table_route), and /pending fans out to it.
             # None: faust's default, http://HOSTNAME:WEB_PORT.
@@ -122,7 +144,9 @@ class InvoiceSyncApp:
         raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
                                "key_serializer": "raw", "value_serializer": "raw"}
         self.source = self.app.topic(s.topic_issued, s.topic_acknowledged, s.topic_ticks,
-                                     partitions=s.partitions, **raw)
+                                     s.topic_actions, partitions=s.partitions, **raw)
+        # Operators' close/reopen actions, sent by the API on the invoice's owner.
+        self.actions = self.app.topic(s.topic_actions, partitions=s.partitions, **raw)
         self.ticks = self.app.topic(s.topic_ticks, partitions=s.partitions, **raw)
         # Routes invoice lookups to the worker owning the key's partition (see worker/api.py).
         self.issued = self.app.topic(s.topic_issued, partitions=s.partitions, **raw)
@@ -195,7 +219,9 @@ class InvoiceSyncApp:
             # untouched, the event waits in the dead-letter topic for a worker that can.
             reason = ("undecodable_state" if isinstance(exc, UndecodableRecord)
                       else "processing_error")
-            await self._retrying(message, lambda: self._dead_letter(message, reason, error))
+            exception_class = f"{type(exc).__module__}.{type(exc).__qualname__}"
+            await self._retrying(message, lambda: self._dead_letter(message, reason, error,
+                                                                    exception_class))
 
     async def _retrying(self, message: Any, work: Callable[[], Awaitable[None]]) -> None:
         """``work()``, repeated after a backoff while it fails on the infrastructure."""
@@ -219,6 +245,12 @@ class InvoiceSyncApp:
         self._ensure_rebuilt()
         if message.topic == s.topic_ticks:
             await self._on_tick(message.partition, sweep=True)
+            return
+        if message.topic == s.topic_actions:
+            action = await self._admit(message, intake.classify("action", message.key,
+                                                                message.value))
+            if action is not None:
+                await self.correlator.on_action(to_action(action), message.partition)
             return
         if message.topic == s.topic_issued:
             issued = await self._admit(message, intake.classify("issued", message.key,
@@ -326,8 +358,11 @@ class InvoiceSyncApp:
 
     async def emit_alerts(self, alerts: Sequence[Alert]) -> None:
         """Send alerts keyed by invoice id and wait until the broker has every one."""
+        source = alert_source(self.settings.app_id)
         pending = [
-            await self.alerts.send(key=alert_key(a), value=alert_to_json(a)) for a in alerts
+            await self.alerts.send(key=alert_key(a), value=alert_to_json(a),
+                                   headers=alert_headers(a, source))
+            for a in alerts
         ]
         await asyncio.gather(*pending)
         for alert in alerts:
@@ -335,13 +370,18 @@ class InvoiceSyncApp:
                      severity=alert.severity, invoice_id=alert.invoice_id,
                      region_code=alert.region_code, message=alert.message)
 
-    async def _dead_letter(self, message: Any, reason: str, error: str) -> None:
+    async def _dead_letter(self, message: Any, reason: str, error: str,
+                           exception_class: str | None = None) -> None:
+        # The original headers and timestamp travel with it, so a replay is the same record.
         headers = dead_letter_headers(message.topic, message.partition, message.offset,
-                                      reason, error)
+                                      reason, error, original=message.headers,
+                                      exception_class=exception_class)
         # faust's send only queues the record: await its delivery too, so the event (and its
         # offset) is done only once the dead letter is in Kafka; a failure raises to the caller,
-        # which retries (failures.py).
-        delivery = await self.dlq.send(key=message.key, value=message.value, headers=headers)
+        # which retries (failures.py). The original headers and timestamp travel with it, so a
+        # replay is the same record.
+        delivery = await self.dlq.send(key=message.key, value=message.value, headers=headers,
+                                       timestamp=message.timestamp)
         await delivery
         self.metrics.dead_letters.labels(topic=message.topic, reason=reason).inc()
         log.warning("dead_lettered", topic=message.topic, partition=message.partition,

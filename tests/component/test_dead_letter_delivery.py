@@ -21,6 +21,8 @@ class Message:
     offset: int = 7
     key: bytes = b"k"
     value: bytes = b"not json"
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp: float = 1_764_400_000.0
 
 
 class SlowTopic:
