@@ -11,14 +11,14 @@ from typing import Generic, Literal, TypeVar, overload
 
 from pydantic import ValidationError
 
-from pipeline.contracts import InvoiceIssued, TaxAcknowledged, compact_error
+from pipeline.contracts import InvoiceIssued, InvoiceSubmitted, TaxAcknowledged, compact_error
 
 MAX_VALUE_BYTES = 1024 * 1024
 """Values larger than this (1 MiB) are rejected as ``too_large`` without being parsed."""
 
 RejectReason = Literal["too_large", "not_json", "contract", "key_mismatch"]
-EventKind = Literal["issued", "acknowledged"]
-E = TypeVar("E", InvoiceIssued, TaxAcknowledged)
+EventKind = Literal["issued", "submitted", "acknowledged"]
+E = TypeVar("E", InvoiceIssued, InvoiceSubmitted, TaxAcknowledged)
 
 _NOT_AN_OBJECT = frozenset({"model_type", "model_attributes_type"})
 
@@ -45,11 +45,15 @@ def classify(
 ) -> Accepted[InvoiceIssued] | Rejected: ...
 @overload
 def classify(
+    kind: Literal["submitted"], key: bytes | None, value: bytes | None
+) -> Accepted[InvoiceSubmitted] | Rejected: ...
+@overload
+def classify(
     kind: Literal["acknowledged"], key: bytes | None, value: bytes | None
 ) -> Accepted[TaxAcknowledged] | Rejected: ...
 def classify(
     kind: EventKind, key: bytes | None, value: bytes | None
-) -> Accepted[InvoiceIssued] | Accepted[TaxAcknowledged] | Rejected:
+) -> Accepted[InvoiceIssued] | Accepted[InvoiceSubmitted] | Accepted[TaxAcknowledged] | Rejected:
     """Validate one record of ``kind`` read from Kafka (``key`` must equal ``invoice_id``).
 
     Checks in order: size, JSON object, contract, key. Raises only ``ValueError`` for an
@@ -57,6 +61,8 @@ def classify(
     """
     if kind == "issued":
         return _classify(InvoiceIssued, key, value)
+    if kind == "submitted":
+        return _classify(InvoiceSubmitted, key, value)
     if kind == "acknowledged":
         return _classify(TaxAcknowledged, key, value)
     raise ValueError(f"unknown event kind {kind!r}")

@@ -1,4 +1,5 @@
-"""The Kafka event contracts: ``invoice.issued``, ``tax.acknowledged``, ``invoice.sync.alert``.
+"""The Kafka event contracts: ``invoice.issued``, ``invoice.submitted``, ``tax.acknowledged``,
+``invoice.sync.alert``.
 
 Frozen pydantic v2 models; the wire format is UTF-8 JSON (``to_wire()``), money travels as
 two-place strings and timestamps as ISO 8601 with an offset.
@@ -11,10 +12,12 @@ from pipeline.contracts.errors import compact_error
 from pipeline.contracts.invoice_types import TypeCodeSpace
 from pipeline.contracts.issued import InvoiceIssued
 from pipeline.contracts.money import Money
+from pipeline.contracts.submitted import InvoiceSubmitted, SubmissionChannel
 from pipeline.contracts.timestamps import OffsetDateTime
 
 EVENT_MODELS: dict[str, type[WireEvent]] = {
     "invoice.issued": InvoiceIssued,
+    "invoice.submitted": InvoiceSubmitted,
     "tax.acknowledged": TaxAcknowledged,
     "invoice.sync.alert": SyncAlert,
 }
@@ -27,8 +30,10 @@ __all__ = [
     "AlertSeverity",
     "DegradedScope",
     "InvoiceIssued",
+    "InvoiceSubmitted",
     "Money",
     "OffsetDateTime",
+    "SubmissionChannel",
     "SyncAlert",
     "TaxAcknowledged",
     "TypeCodeSpace",
