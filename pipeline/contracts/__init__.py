@@ -6,7 +6,14 @@ two-place strings and timestamps as ISO 8601 with an offset.
 """
 
 from pipeline.contracts.acknowledged import AckStatus, TaxAcknowledged
-from pipeline.contracts.alert import AlertKind, AlertSeverity, DegradedScope, SyncAlert
+from pipeline.contracts.alert import (
+    AlertKind,
+    AlertSeverity,
+    CauseCode,
+    DegradedScope,
+    ProbableCause,
+    SyncAlert,
+)
 from pipeline.contracts.base import WireEvent
 from pipeline.contracts.errors import compact_error
 from pipeline.contracts.invoice_types import TypeCodeSpace
@@ -28,11 +35,13 @@ __all__ = [
     "AckStatus",
     "AlertKind",
     "AlertSeverity",
+    "CauseCode",
     "DegradedScope",
     "InvoiceIssued",
     "InvoiceSubmitted",
     "Money",
     "OffsetDateTime",
+    "ProbableCause",
     "SubmissionChannel",
     "SyncAlert",
     "TaxAcknowledged",

@@ -1,4 +1,4 @@
-"""Input facts for the correlation core: what the two topics tell us, already validated."""
+"""Input facts for the correlation core: what the input topics tell us, already validated."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 AckStatus = Literal["accepted", "rejected", "duplicate"]
+Channel = Literal["leqi", "web", "third_party"]
 
 #: Statuses that mean the tax platform holds the invoice ("duplicate" = it already had it).
 SYNCED_STATUSES: frozenset[str] = frozenset({"accepted", "duplicate"})
@@ -34,3 +35,17 @@ class Ack:
     acknowledged_at: float
     reason_code: str | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One upload attempt of one invoice (invoice.submitted); ``transport_error`` set: the
+    attempt never reached the platform. ``client`` is ``name/version`` of the uploader."""
+
+    invoice_id: str
+    event_id: str
+    submitted_at: float
+    channel: Channel
+    client: str
+    attempt: int
+    transport_error: str | None = None

@@ -16,9 +16,17 @@ from dataclasses import dataclass, replace
 
 from . import invoice_alerts
 from .alerts import Alert
-from .facts import SYNCED_STATUSES, Ack, Issued
+from .facts import SYNCED_STATUSES, Ack, Issued, Submission
 from .sla import Thresholds
-from .state import REASON_MAX_CHARS, Flag, InvoiceState, event_hash, remember
+from .state import (
+    CLIENT_MAX_CHARS,
+    ERROR_MAX_CHARS,
+    REASON_MAX_CHARS,
+    Flag,
+    InvoiceState,
+    event_hash,
+    remember,
+)
 
 #: How far in the future an issued_at may lie before it is clamped to ``now + skew``:
 #: a seller clock running ahead must not postpone (or suppress) the deadlines.
@@ -121,6 +129,41 @@ def on_ack(
     return replace(record, flags=record.flags | Flag.RESOLVED), [resolution]
 
 
+def on_submitted(
+    state: InvoiceState | None,
+    submission: Submission,
+    *,
+    now: float,
+    partition: int,
+    retention: float = DEFAULT_RETENTION,
+) -> Decision:
+    """An upload attempt: remember the latest one (what the probable cause looks at).
+
+    The latest is the highest ``attempt`` (then the later ``submitted_at``): a replayed or
+    reordered older attempt changes nothing, so no event id needs remembering. Attempts after
+    the invoice is synced are ignored. A submission before its invoice is held like an early
+    ack (and dropped silently at retention). Never alerts.
+    """
+    if state is not None and state.is_synced:
+        return state, []
+    if state is not None and (state.attempts, state.submitted_at or 0.0) >= (
+            submission.attempt, submission.submitted_at):
+        return state, []
+    if state is None:
+        state = InvoiceState(invoice_id=submission.invoice_id, partition=partition,
+                             held_since=now, expires_at=now + retention)
+    error = submission.transport_error
+    return replace(
+        state,
+        partition=partition,
+        submitted_at=submission.submitted_at,
+        attempts=submission.attempt,
+        channel=submission.channel,
+        client=submission.client[:CLIENT_MAX_CHARS],
+        transport_error=None if error is None else error[:ERROR_MAX_CHARS],
+    ), []
+
+
 def on_due(state: InvoiceState, *, now: float, watermark: float) -> Decision:
     """Fire what is due: deadlines passed by both ``now`` and ``watermark``, and expiry.
 
@@ -131,9 +174,9 @@ def on_due(state: InvoiceState, *, now: float, watermark: float) -> Decision:
     records past retention are deleted.
     """
     if state.expires_at is not None and state.expires_at <= now:
-        if not state.is_issued:
+        if not state.is_issued and state.ack_status is not None:
             return None, [invoice_alerts.orphan(state, now)]
-        return None, []
+        return None, []  # synced, or only a submission was held: nothing to say
     if not state.is_issued or state.is_synced:
         return state, []
     horizon = min(now, watermark)

@@ -21,22 +21,40 @@ Encoding, version 1 (all little-endian)::
                              reason_code, reason as UTF-8; length 0xFFFF = None
 
 A typical pending record is about 100 bytes, a synced one about 125.
+
+Version 2 is version 1 (with version byte 2) followed by what the invoice.submitted topic told
+us about the last upload attempt, written only once a submission was seen (so without that
+topic every record stays version 1, byte for byte)::
+
+    u8  channel: 0 none, 1 leqi, 2 web, 3 third_party
+    u16 attempts (highest attempt number seen)
+    f64 submitted_at of the last attempt
+    2 * (u16 length, bytes)  client ("name/version", cut to CLIENT_MAX_CHARS) and
+                             transport_error of the last attempt (cut to ERROR_MAX_CHARS)
+
+That is 15 bytes plus the two strings (about 40 bytes for a typical uploader); the in-memory
+indexes (deadline heap, pending book) hold nothing of it.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+import math
 import struct
 from dataclasses import dataclass
 
-from .facts import SYNCED_STATUSES, AckStatus
+from .facts import SYNCED_STATUSES, AckStatus, Channel
 
 FORMAT_VERSION = 1
+SUBMISSION_FORMAT_VERSION = 2
 #: Event ids remembered per invoice for deduplication (issued id + the last ack ids).
 SEEN_LIMIT = 4
 #: Longest rejection reason kept in the record; longer ones are cut (the alert carries it).
 REASON_MAX_CHARS = 200
+#: Longest client ("name/version") and transport error kept from a submission.
+CLIENT_MAX_CHARS = 64
+ERROR_MAX_CHARS = 64
 
 
 class Flag(enum.IntFlag):
@@ -48,6 +66,7 @@ class Flag(enum.IntFlag):
     REJECTION_ALERTED = 8  # rejected alert emitted
     RESOLVED = 16  # resolved alert emitted
     REJECTED_AFTER_SYNC = 32  # a rejected ack came after the invoice was synced (recorded only)
+    DEFERRED = 64  # a deadline fell in a declared maintenance window and was moved past it
 
 
 NO_FLAGS = Flag(0)
@@ -74,11 +93,22 @@ class InvoiceState:
     resolved_at: float | None = None
     expires_at: float | None = None
     seen: tuple[int, ...] = ()
+    # The last upload attempt (invoice.submitted); attempts == 0: none seen.
+    submitted_at: float | None = None
+    attempts: int = 0
+    channel: Channel | None = None
+    client: str | None = None
+    transport_error: str | None = None
 
     @property
     def is_issued(self) -> bool:
         """The invoice itself has been seen (otherwise this record only holds an ack)."""
         return self.issued_at is not None
+
+    @property
+    def is_submitted(self) -> bool:
+        """An upload attempt was seen (it may have failed: see ``transport_error``)."""
+        return self.attempts > 0
 
     @property
     def is_synced(self) -> bool:
@@ -113,8 +143,13 @@ _FLOATS = (
     "expires_at",
 )
 _STRINGS = ("invoice_id", "region_code", "source_system", "seller_tax_id", "reason_code", "reason")
+_CHANNEL_CODES: dict[Channel | None, int] = {None: 0, "leqi": 1, "web": 2, "third_party": 3}
+_CHANNEL_BY_CODE = {code: channel for channel, code in _CHANNEL_CODES.items()}
+_SUBMISSION = struct.Struct("<BHd")
 _HEADER = struct.Struct("<BBIHB")
 _ABSENT = 0xFFFF
+#: submitted_at when absent in a version 2 record: NaN (never a real time).
+_NO_TIME = float("nan")
 
 
 # Precompiled codecs: a restart decodes every record of the table (a million of them), and every
@@ -143,7 +178,7 @@ def _flag(bits: int) -> Flag:
 
 
 def encode(state: InvoiceState) -> bytes:
-    """Serialise ``state`` in format version 1 (see module docstring)."""
+    """Serialise ``state``: version 1, or 2 once a submission was seen (module docstring)."""
     floats = (state.issued_at, state.warn_at, state.critical_at, state.acknowledged_at,
               state.held_since, state.resolved_at, state.expires_at)
     present = [value for value in floats if value is not None]
@@ -152,16 +187,28 @@ def encode(state: InvoiceState) -> bytes:
         if value is not None:
             mask |= 1 << i
     seen = state.seen
+    submitted = (state.attempts > 0 or state.submitted_at is not None or state.channel is not None
+                 or state.client is not None or state.transport_error is not None)
+    version = SUBMISSION_FORMAT_VERSION if submitted else FORMAT_VERSION
     parts = [
         _HEADER.pack(
-            FORMAT_VERSION, _STATUS_CODES[state.ack_status], state.partition, state.flags, mask
+            version, _STATUS_CODES[state.ack_status], state.partition, state.flags, mask
         ),
         _FLOAT_RUNS[len(present)].pack(*present),
         _seen_run(len(seen)).pack(len(seen), *seen),
     ]
-    for name, text in zip(_STRINGS, (state.invoice_id, state.region_code, state.source_system,
-                                     state.seller_tax_id, state.reason_code, state.reason),
-                          strict=True):
+    _pack_strings(parts, _STRINGS, (state.invoice_id, state.region_code, state.source_system,
+                                    state.seller_tax_id, state.reason_code, state.reason))
+    if submitted:
+        at = state.submitted_at if state.submitted_at is not None else _NO_TIME
+        parts.append(_SUBMISSION.pack(_CHANNEL_CODES[state.channel], state.attempts, at))
+        _pack_strings(parts, ("client", "transport_error"), (state.client, state.transport_error))
+    return b"".join(parts)
+
+
+def _pack_strings(parts: list[bytes], names: tuple[str, ...],
+                  texts: tuple[str | None, ...]) -> None:
+    for name, text in zip(names, texts, strict=True):
         if text is None:
             parts.append(_U16.pack(_ABSENT))
             continue
@@ -170,7 +217,6 @@ def encode(state: InvoiceState) -> bytes:
             raise ValueError(f"{name} too long to encode ({len(raw)} bytes)")
         parts.append(_U16.pack(len(raw)))
         parts.append(raw)
-    return b"".join(parts)
 
 
 def decode(data: bytes) -> InvoiceState:
@@ -182,7 +228,7 @@ def decode(data: bytes) -> InvoiceState:
 
 
 def _decode(data: bytes) -> InvoiceState:
-    if len(data) < 1 or data[0] != FORMAT_VERSION:
+    if len(data) < 1 or data[0] not in (FORMAT_VERSION, SUBMISSION_FORMAT_VERSION):
         found = data[0] if len(data) else None
         raise ValueError(f"unsupported invoice state format version {found!r}")
     _, status_code, partition, flags, mask = _HEADER.unpack_from(data, 0)
@@ -196,18 +242,12 @@ def _decode(data: bytes) -> InvoiceState:
     n_seen = data[offset]
     seen = _seen_run(n_seen).unpack_from(data, offset)[1:]
     offset += 1 + 8 * n_seen
-    strings: list[str | None] = []
-    for name in _STRINGS:
-        (length,) = _U16.unpack_from(data, offset)
-        offset += 2
-        if length == _ABSENT:
-            strings.append(None)
-            continue
-        end = offset + length
-        if end > len(data):
-            raise ValueError(f"corrupt invoice state record: {name} truncated")
-        strings.append(data[offset:end].decode("utf-8"))
-        offset = end
+    strings, offset = _strings(data, offset, _STRINGS)
+    submission: tuple[int, int, float] = (0, 0, _NO_TIME)
+    extra: list[str | None] = [None, None]
+    if data[0] == SUBMISSION_FORMAT_VERSION:
+        submission = _SUBMISSION.unpack_from(data, offset)
+        extra, offset = _strings(data, offset + _SUBMISSION.size, ("client", "transport_error"))
     if offset != len(data):
         raise ValueError("corrupt invoice state record: trailing bytes")
     invoice_id, region_code, source_system, seller_tax_id, reason_code, reason = strings
@@ -231,4 +271,25 @@ def _decode(data: bytes) -> InvoiceState:
         resolved_at=f[5],
         expires_at=f[6],
         seen=tuple(seen),
+        submitted_at=None if math.isnan(submission[2]) else submission[2],
+        attempts=submission[1],
+        channel=_CHANNEL_BY_CODE[submission[0]],
+        client=extra[0],
+        transport_error=extra[1],
     )
+
+
+def _strings(data: bytes, offset: int, names: tuple[str, ...]) -> tuple[list[str | None], int]:
+    strings: list[str | None] = []
+    for name in names:
+        (length,) = _U16.unpack_from(data, offset)
+        offset += 2
+        if length == _ABSENT:
+            strings.append(None)
+            continue
+        end = offset + length
+        if end > len(data):
+            raise ValueError(f"corrupt invoice state record: {name} truncated")
+        strings.append(data[offset:end].decode("utf-8"))
+        offset = end
+    return strings, offset

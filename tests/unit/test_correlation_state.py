@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -47,7 +48,23 @@ states = st.builds(
     resolved_at=times,
     expires_at=times,
     seen=st.lists(st.integers(0, 2**64 - 1), max_size=SEEN_LIMIT).map(tuple),
+    submitted_at=times,
+    attempts=st.integers(0, 2**16 - 1),
+    channel=st.sampled_from([None, "leqi", "web", "third_party"]),
+    client=texts,
+    transport_error=texts,
 )
+
+
+def test_without_a_submission_the_record_stays_version_1() -> None:
+    plain = InvoiceState("25112000000012345678", 3, issued_at=T0, region_code="110000")
+    assert encode(plain)[0] == 1
+    submitted = replace(plain, submitted_at=T0 + 1, attempts=2, channel="leqi",
+                        client="uploader/3.2.1", transport_error="connect timeout")
+    data = encode(submitted)
+    assert data[0] == 2
+    assert len(data) - len(encode(plain)) == 11 + 2 + 14 + 2 + 15  # header, client, error
+    assert decode(data) == submitted
 
 
 @given(states)
@@ -105,7 +122,8 @@ def test_format_starts_with_version_1() -> None:
     ("data", "message"),
     [
         (b"", "unsupported invoice state format version None"),
-        (b"\x02" + encode(InvoiceState("x", 0))[1:], "unsupported invoice state format version 2"),
+        (b"\x03" + encode(InvoiceState("x", 0))[1:], "unsupported invoice state format version 3"),
+        (b"\x02" + encode(InvoiceState("x", 0))[1:], "corrupt invoice state record"),
         (encode(InvoiceState("x", 0))[:-3], "corrupt"),
         (encode(InvoiceState("x", 0)) + b"\x00", "trailing bytes"),
         (b"\x01\x09" + encode(InvoiceState("x", 0))[2:], "corrupt"),
