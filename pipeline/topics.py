@@ -21,6 +21,7 @@ _LARGE = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
 TOPIC_CONFIGS = {
     "issued": _LARGE,
     "acknowledged": _LARGE,
+    "submitted": _LARGE,
     "dlq": _LARGE,
     # The tick topic only carries "check your deadlines now" nudges: keep an hour.
     "ticks": {"retention.ms": str(3600 * 1000), "cleanup.policy": "delete"},
@@ -46,14 +47,17 @@ class TopicLayoutError(Exception):
 
 
 def topic_names(settings: Settings) -> dict[str, str]:
-    """Role -> topic name for every topic the worker uses."""
-    return {
+    """Role -> topic name for every topic the worker uses (``submitted`` only when set)."""
+    names = {
         "issued": settings.topic_issued,
         "acknowledged": settings.topic_acknowledged,
         "ticks": settings.topic_ticks,
         "alerts": settings.topic_alerts,
         "dlq": settings.topic_dlq,
     }
+    if settings.topic_submitted is not None:
+        names["submitted"] = settings.topic_submitted
+    return names
 
 
 async def ensure_topics(settings: Settings) -> dict[str, int]:
@@ -77,7 +81,9 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
         counts = await _wait_for_leaders(admin, list(names.values()))
     finally:
         await admin.close()
-    for role in ("issued", "acknowledged", "ticks"):
+    for role in ("issued", "acknowledged", "ticks", "submitted"):
+        if role not in names:
+            continue
         name = names[role]
         if counts.get(name) != settings.partitions:
             raise TopicLayoutError(

@@ -8,7 +8,8 @@ wins; docs/causes.md gives each cause's evidence, its limits and whom to call.
 
 Order, most specific first::
 
-    platform_maintenance  deadline deferred past a declared window (or one covers it now)
+    platform_maintenance  deadline deferred past a declared window, or it waited through one
+                          (not when submissions are tracked and it was never uploaded)
     client_version        its client version is mostly unsynced while the other versions sync
     rejected_fields       the last answer was a rejection (reason code and text)
     submission_failed     the last upload attempt never reached the platform
@@ -165,8 +166,8 @@ def invoice_cause(state: InvoiceState, evidence: Evidence, *, now: float,
 def _maintenance(state: InvoiceState, evidence: Evidence, policy: CausePolicy,
                  now: float) -> Cause | None:
     window = evidence.maintenance
-    if window is None:
-        return None
+    if window is None or (evidence.submissions_tracked and not state.is_submitted):
+        return None  # an invoice never uploaded was not waiting on the platform
     return window_cause(window, now)
 
 

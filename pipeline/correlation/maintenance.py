@@ -102,6 +102,14 @@ class MaintenanceCalendar:
                  and w.end <= deadline <= w.end + self.grace + 1e-6]
         return max(found, key=lambda w: w.end, default=None)
 
+    def overlapping(self, region_code: str | None, source_system: str | None, since: float,
+                    until: float) -> MaintenanceWindow | None:
+        """The latest-ending window covering this invoice that was open at some time in
+        ``[since, until]`` (an invoice that waited for its answer through it)."""
+        found = [w for w in self.windows if w.applies_to(region_code, source_system)
+                 and w.start <= until and w.end > since]
+        return max(found, key=lambda w: w.end, default=None)
+
     def transitions(self, after: float, until: float
                     ) -> Iterable[tuple[MaintenanceWindow, Literal["started", "ended"]]]:
         """Windows that started or ended in ``(after, until]``, in time order."""

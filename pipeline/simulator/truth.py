@@ -44,6 +44,8 @@ class InvoiceTruth:
     warn_after: float
     critical_after: float
     expect: tuple[ExpectedAlert, ...]
+    #: The probable cause its unsynced alerts must name (None: not scored).
+    cause: str | None = None
 
     def identities(self) -> list[tuple[AlertIdentity, float]]:
         """(identity, due_at) of each expected alert."""
@@ -115,6 +117,8 @@ def to_line(record: InvoiceTruth | DeadLetterTruth | dict[str, Any]) -> bytes:
             "expect": [{"kind": a.kind, "severity": a.severity, "due_at": wire_time(a.due_at)}
                        for a in record.expect],
         }
+        if record.cause is not None:
+            data["cause"] = record.cause
     elif isinstance(record, DeadLetterTruth):
         data = {"type": "dead_letter", "key": record.key, "topic": record.topic,
                 "reason": record.reason, "defect": record.defect}
@@ -136,6 +140,7 @@ def _invoice(data: dict[str, Any]) -> InvoiceTruth:
         critical_after=float(data["critical_after"]),
         expect=tuple(ExpectedAlert(a["kind"], a["severity"], parse_time(a["due_at"]))
                      for a in data["expect"]),
+        cause=data.get("cause"),
     )
 
 

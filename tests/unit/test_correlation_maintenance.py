@@ -64,6 +64,13 @@ def test_back_to_back_windows_are_chained() -> None:
     assert calendar.defer("110000", "x", T0 + 1500) == (T0 + 5000 + GRACE, second)
 
 
+def test_overlapping_finds_the_window_an_invoice_waited_through() -> None:
+    calendar = MaintenanceCalendar((ALL, BEIJING), GRACE)
+    assert calendar.overlapping("110000", "x", T0 + 500, T0 + 1400) is ALL
+    assert calendar.overlapping("310000", "x", T0 + 4000, T0 + 4900) is None  # ended at start
+    assert calendar.overlapping("110000", "x", T0, T0 + 999) is None  # before both
+
+
 def test_calendar_validation() -> None:
     with pytest.raises(ValueError, match="end must be after start"):
         MaintenanceWindow("w", T0, T0)
@@ -75,7 +82,7 @@ def test_calendar_validation() -> None:
 
 
 def explain(state: InvoiceState, window: MaintenanceWindow | None) -> Cause:
-    return invoice_cause(state, Evidence(submissions_tracked=True, maintenance=window),
+    return invoice_cause(state, Evidence(submissions_tracked=False, maintenance=window),
                          now=T0 + 9999)
 
 
