@@ -46,7 +46,7 @@ CAUSE_CODES: tuple[CauseCode, ...] = (
     "not_submitted", "submission_failed", "awaiting_platform", "platform_unavailable",
     "platform_maintenance", "source_outage", "client_version", "rejected_fields", "unknown")
 EvidenceValue = str | int | float | bool
-EvidenceScope = Literal["platform", "region_code", "source_system", "client_version", "channel"]
+EvidenceScope = Literal["region_code", "source_system", "platform", "client_version"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +122,15 @@ class Evidence:
 @dataclass(frozen=True, slots=True)
 class CausePolicy:
     """When a scope counts as degraded (``min_due`` due, ``share`` unsynced), as healthy (less
-    than ``healthy_share`` unsynced, with at least ``min_due`` due), and how many uploads an ack
-    silence needs before it says the platform stopped answering."""
+    than ``healthy_share`` unsynced, with at least ``min_due`` due), and how many uploads and how
+    long an ack silence needs before it says the platform stopped answering (a busy scope sees
+    short gaps between answers all the time)."""
 
     min_due: int = 20
     share: float = 0.5
     healthy_share: float = 0.2
     min_silent_submissions: int = 5
+    min_silence_seconds: float = 0.0
 
     def degraded(self, scope: ScopeEvidence) -> bool:
         """Enough due and mostly unsynced."""
@@ -138,10 +140,13 @@ class CausePolicy:
         """Enough due and nearly all synced."""
         return scope.due >= self.min_due and scope.share < self.healthy_share
 
-    def silent_at(self, scope: ScopeEvidence, at: float) -> Silence | None:
-        """The scope's ack silence, if one long enough covers ``at``."""
+    def silent_at(self, scope: ScopeEvidence, at: float, now: float) -> Silence | None:
+        """The scope's ack silence, if one long enough (as of ``now``) covers ``at``."""
         silence = scope.silence
         if silence is None or silence.submissions < self.min_silent_submissions:
+            return None
+        if (silence.until if silence.until is not None else now) - silence.since < (
+                self.min_silence_seconds):
             return None
         return silence if silence.covers(at) else None
 
@@ -269,7 +274,7 @@ def _platform_unavailable(state: InvoiceState, evidence: Evidence, policy: Cause
     at = state.submitted_at if state.is_submitted and state.submitted_at is not None else (
         state.issued_at or now)
     for name, scope in (("platform", evidence.platform), ("region", evidence.region)):
-        silence = policy.silent_at(scope, at)
+        silence = policy.silent_at(scope, at, now)
         where = "every region" if name == "platform" else f"region {state.region_code}"
         if silence is not None:
             span = "so far" if silence.until is None else "in all"

@@ -146,6 +146,13 @@ def test_evidence_names_the_facts_used() -> None:
     assert window["reason"] == "乐企 platform upgrade"
 
 
+def test_a_short_silence_does_not_count_with_a_minimum_length() -> None:
+    evidence = replace(TRACKED, region=replace(HEALTHY, silence=CUT))  # since T0 + 10, ongoing
+    assert invoice_cause(UPLOADED, evidence, now=NOW).code == "platform_unavailable"
+    policy = CausePolicy(min_silence_seconds=NOW - T0)  # longer than the spell so far
+    assert invoice_cause(UPLOADED, evidence, now=NOW, policy=policy).code == "awaiting_platform"
+
+
 def test_policy_thresholds_are_respected() -> None:
     evidence = replace(TRACKED, client_version=ScopeEvidence(due=40, unsynced=38),
                        platform=ScopeEvidence(due=400, unsynced=45))
