@@ -83,13 +83,19 @@ class Silence:
 class ScopeEvidence:
     """What the group saw of one scope value in the outage window: warning deadlines that fell
     due and how many of those were unsynced, upload attempts and how many failed in transport,
-    and the latest ack silence."""
+    the latest ack silence, and how many answers (any status) the platform gave."""
 
     due: int = 0
     unsynced: int = 0
     submitted: int = 0
     failed: int = 0
     silence: Silence | None = None
+    answered: int = 0
+
+    @property
+    def reached(self) -> int:
+        """Uploads that reached the platform (did not fail in transport)."""
+        return max(0, self.submitted - self.failed)
 
     @property
     def share(self) -> float:
@@ -100,7 +106,8 @@ class ScopeEvidence:
         """This scope without ``part`` (e.g. the region without one of its source systems)."""
         return ScopeEvidence(max(0, self.due - part.due), max(0, self.unsynced - part.unsynced),
                              max(0, self.submitted - part.submitted),
-                             max(0, self.failed - part.failed))
+                             max(0, self.failed - part.failed),
+                             answered=max(0, self.answered - part.answered))
 
 
 NO_EVIDENCE = ScopeEvidence()
@@ -139,6 +146,15 @@ class CausePolicy:
     def healthy(self, scope: ScopeEvidence) -> bool:
         """Enough due and nearly all synced."""
         return scope.due >= self.min_due and scope.share < self.healthy_share
+
+    def ignored(self, mine: ScopeEvidence, others: ScopeEvidence) -> bool:
+        """Uploads from ``mine`` go unanswered while the others' are answered: decided long
+        before their deadlines are (answers come within the latency, deadlines after
+        warn_after)."""
+        return (mine.reached >= self.min_silent_submissions
+                and mine.answered < self.healthy_share * mine.reached
+                and others.reached >= self.min_due
+                and others.answered >= (1 - self.share) * others.reached)
 
     def silent_at(self, scope: ScopeEvidence, at: float, now: float) -> Silence | None:
         """The scope's ack silence, if one long enough (as of ``now``) covers ``at``."""
@@ -206,12 +222,18 @@ def _client_version(state: InvoiceState, evidence: Evidence, policy: CausePolicy
         return None
     mine = evidence.client_version
     others = evidence.platform.minus(mine)
-    if not (policy.degraded(mine) and policy.healthy(others)):
+    if policy.degraded(mine) and policy.healthy(others):
+        summary = (f"client {state.client}: {mine.unsynced} of {mine.due} of its invoices "
+                   f"unsynced, other client versions {others.unsynced} of {others.due}")
+    elif evidence.submissions_tracked and policy.ignored(mine, others):
+        summary = (f"client {state.client}: {mine.answered} answers to {mine.reached} uploads, "
+                   f"other client versions {others.answered} to {others.reached}")
+    else:
         return None
-    summary = (f"client {state.client}: {mine.unsynced} of {mine.due} of its invoices unsynced, "
-               f"other client versions {others.unsynced} of {others.due}")
     return Cause("client_version", summary, (
-        ("client", state.client), *_counts("version", mine), *_counts("other_versions", others)))
+        ("client", state.client), *_counts("version", mine), *_counts("other_versions", others),
+        ("version_uploads", mine.reached), ("version_answers", mine.answered),
+        ("other_versions_uploads", others.reached), ("other_versions_answers", others.answered)))
 
 
 def _rejected(state: InvoiceState, evidence: Evidence, policy: CausePolicy,

@@ -94,7 +94,7 @@ class LedgerPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
-    """Counts of one bucket: due, unsynced, late, submitted, failed."""
+    """Counts of one bucket: due, unsynced, late, submitted, failed, answered."""
 
     index: int
     due: int = 0
@@ -102,6 +102,7 @@ class Bucket:
     late: int = 0
     submitted: int = 0
     failed: int = 0
+    answered: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +144,10 @@ def observe(ledger: ScopeLedger, observation: Observation, *, policy: LedgerPoli
     at = observation.at
     index = policy.index(at)
     kind = observation.kind
-    if kind == "answered":
-        return _answered(ledger, at)
     bucket = next((b for b in ledger.buckets if b.index == index), Bucket(index))
-    if kind == "due":
+    if kind == "answered":
+        bucket = replace(bucket, answered=bucket.answered + 1)
+    elif kind == "due":
         bucket = replace(bucket, due=bucket.due + 1,
                          unsynced=bucket.unsynced + observation.unsynced)
     elif kind == "late":
@@ -159,7 +160,9 @@ def observe(ledger: ScopeLedger, observation: Observation, *, policy: LedgerPoli
     if index > newest - policy.buckets:
         kept.append(bucket)
     ledger = replace(ledger, buckets=tuple(sorted(kept, key=lambda b: b.index)))
-    if kind == "submitted" and not observation.failed:
+    if kind == "answered":
+        ledger = _answered(ledger, at)
+    elif kind == "submitted" and not observation.failed:
         ledger = _unanswered_upload(ledger, at, policy)
     return ledger
 
@@ -192,7 +195,7 @@ def summary(ledger: ScopeLedger, now: float, *, policy: LedgerPolicy) -> ScopeEv
     return ScopeEvidence(
         due=sum(b.due for b in live), unsynced=sum(b.unsynced for b in live),
         submitted=sum(b.submitted for b in live), failed=sum(b.failed for b in live),
-        silence=ledger.silence)
+        silence=ledger.silence, answered=sum(b.answered for b in live))
 
 
 def _live(ledger: ScopeLedger, current: int, policy: LedgerPolicy,
@@ -224,7 +227,8 @@ def evaluate(ledger: ScopeLedger, scope: EvidenceScope, value: str, now: float, 
     late = sum(b.late for b in live if b.index >= recent)
     share = unsynced / due if due else 0.0
     own = ScopeEvidence(due, unsynced, sum(b.submitted for b in live),
-                        sum(b.failed for b in live), ledger.silence)
+                        sum(b.failed for b in live), ledger.silence,
+                        sum(b.answered for b in live))
     if ledger.episode_id is None:
         if due >= policy.min_due and share >= policy.share:
             start = current * policy.bucket_seconds
@@ -289,7 +293,8 @@ def encode_ledger(ledger: ScopeLedger) -> bytes:
     silence = ledger.silence
     return orjson.dumps({
         "v": 1,
-        "b": [[b.index, b.due, b.unsynced, b.late, b.submitted, b.failed] for b in ledger.buckets],
+        "b": [[b.index, b.due, b.unsynced, b.late, b.submitted, b.failed, b.answered]
+              for b in ledger.buckets],
         "a": ledger.last_answer_at, "u": ledger.unanswered, "us": ledger.unanswered_since,
         "s": None if silence is None else [silence.since, silence.until, silence.submissions],
         "es": ledger.episode_start, "e": ledger.episode_id, "r": ledger.recovered_bucket,
