@@ -65,7 +65,7 @@ class Cause:
 
 @dataclass(frozen=True, slots=True)
 class Silence:
-    """A spell in which a scope's submissions got no acknowledgement at all: from ``since`` (the
+    """A spell in which a scope's uploads got no acknowledgement at all: from ``since`` (the
     last ack before it) to ``until`` (the first ack after it; None while it lasts), during which
     ``submissions`` uploads reached the platform (issued invoices when submissions are not
     tracked)."""
@@ -74,9 +74,10 @@ class Silence:
     until: float | None
     submissions: int
 
-    def covers(self, at: float) -> bool:
-        """``at`` (an upload, or an issue) fell inside the spell."""
-        return self.since <= at and (self.until is None or at < self.until)
+    def overlaps(self, since: float, until: float) -> bool:
+        """The spell overlaps ``[since, until]``: an invoice uploaded at ``since`` (or issued,
+        untracked) and still unanswered at ``until`` waited through it."""
+        return self.since <= until and (self.until is None or self.until > since)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +138,7 @@ class CausePolicy:
     share: float = 0.5
     healthy_share: float = 0.2
     min_silent_submissions: int = 5
-    min_silence_seconds: float = 0.0
+    min_silence_seconds: float = 60.0
 
     def degraded(self, scope: ScopeEvidence) -> bool:
         """Enough due and mostly unsynced."""
@@ -157,14 +158,15 @@ class CausePolicy:
                 and others.answered >= (1 - self.share) * others.reached)
 
     def silent_at(self, scope: ScopeEvidence, at: float, now: float) -> Silence | None:
-        """The scope's ack silence, if one long enough (as of ``now``) covers ``at``."""
+        """The scope's ack silence, if one long enough (as of ``now``) overlaps the wait of an
+        invoice uploaded at ``at`` and unanswered at ``now``."""
         silence = scope.silence
         if silence is None or silence.submissions < self.min_silent_submissions:
             return None
         if (silence.until if silence.until is not None else now) - silence.since < (
                 self.min_silence_seconds):
             return None
-        return silence if silence.covers(at) else None
+        return silence if silence.overlaps(at, now) else None
 
 
 DEFAULT_POLICY = CausePolicy()

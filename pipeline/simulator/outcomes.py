@@ -89,8 +89,19 @@ def expected_alerts(fate: Fate, issued_at: float, thresholds: Thresholds,
     """
     answers = sorted(fate.answers, key=lambda answer: answer.after)
     accepted = next((a.after for a in answers if a.status != "rejected"), None)
-    if accepted is not None and in_guard_band(accepted, thresholds):
+    warn_at = issued_at + thresholds.warn_after
+    critical_at = issued_at + thresholds.critical_after
+    if defer is not None:
+        warn_at, critical_at = defer(warn_at), defer(critical_at)
+        critical_at = max(critical_at, warn_at)
+    deferred = (warn_at, critical_at) != (issued_at + thresholds.warn_after,
+                                          issued_at + thresholds.critical_after)
+    if accepted is not None and not deferred and in_guard_band(accepted, thresholds):
         raise AmbiguousFate(f"acceptance after {accepted:.3f}s is within a threshold's guard band")
+    if accepted is not None and deferred and any(
+            abs(issued_at + accepted - at) < DEFER_MARGIN * thresholds.warn_after
+            for at in (warn_at, critical_at)):
+        raise AmbiguousFate("acceptance too close to a deadline deferred by maintenance")
     seen_at = issued_at + fate.issued_delay  # the worker learns of the invoice no earlier
     alerts: list[ExpectedAlert] = []
     rejection = next((a.after for a in answers
@@ -101,17 +112,6 @@ def expected_alerts(fate: Fate, issued_at: float, thresholds: Thresholds,
         raise AmbiguousFate("a rejection of an invoice whose issued event comes late")
     if rejection is not None:
         alerts.append(ExpectedAlert("rejected", "warning", max(seen_at, issued_at + rejection)))
-    warn_at = issued_at + thresholds.warn_after
-    critical_at = issued_at + thresholds.critical_after
-    if defer is not None:
-        warn_at, critical_at = defer(warn_at), defer(critical_at)
-        critical_at = max(critical_at, warn_at)
-        margin = DEFER_MARGIN * thresholds.warn_after
-        if accepted is not None and any(
-                at != issued_at + limit and abs(issued_at + accepted - at) < margin
-                for at, limit in ((warn_at, thresholds.warn_after),
-                                  (critical_at, thresholds.critical_after))):
-            raise AmbiguousFate("acceptance too close to a deadline deferred by maintenance")
     levels: tuple[tuple[AlertSeverity, float], ...] = (("warning", warn_at),
                                                        ("critical", critical_at))
     for severity, at in levels:

@@ -138,7 +138,9 @@ def _held(ctx: FateContext) -> Fate:
             return Fate("lost_in_maintenance", attempts=upload, cause="platform_maintenance")
         return Fate("held", (Answer(held, "accepted"),), attempts=upload,
                     cause="platform_maintenance")
-    return Fate("held", (Answer(held, "accepted"),), cause="platform_unavailable")
+    # Uploaded as usual, halfway to the answer it should have had.
+    return Fate("held", (Answer(held, "accepted"),), attempts=(Attempt(fate.answers[0].after / 2),),
+                cause="platform_unavailable")
 
 
 def _cut_upload(ctx: FateContext, fate: Fate, window: Window) -> Fate:

@@ -88,9 +88,12 @@ class GroundTruth:
 
     def observe_until(self) -> float:
         """When the run's outcome is settled: every record produced and every invoice past
-        its warning deadline (later critical deadlines need ``--horizon``)."""
+        its warning deadline, deferred ones (declared maintenance) included (later critical
+        deadlines need ``--horizon``)."""
         last = float(self.produced["last_record_at"]) if self.produced else 0.0
-        warnings = (truth.issued_at + truth.warn_after for truth in self.invoices)
+        warnings = [truth.issued_at + truth.warn_after for truth in self.invoices]
+        warnings += [a.due_at for truth in self.invoices for a in truth.expect
+                     if (a.kind, a.severity) == ("unsynced", "warning")]
         return max(last, max(warnings, default=last))
 
 

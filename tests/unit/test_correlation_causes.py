@@ -163,6 +163,8 @@ def test_a_short_silence_does_not_count_with_a_minimum_length() -> None:
     assert invoice_cause(UPLOADED, evidence, now=NOW).code == "platform_unavailable"
     policy = CausePolicy(min_silence_seconds=NOW - T0)  # longer than the spell so far
     assert invoice_cause(UPLOADED, evidence, now=NOW, policy=policy).code == "awaiting_platform"
+    brief = replace(TRACKED, region=replace(HEALTHY, silence=Silence(T0 + 20, T0 + 50, 40)))
+    assert invoice_cause(UPLOADED, brief, now=NOW).code == "awaiting_platform"  # 30 s < 60 s
 
 
 def test_policy_thresholds_are_respected() -> None:
