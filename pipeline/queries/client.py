@@ -63,12 +63,19 @@ def _params(**values: Any) -> dict[str, str]:
 def status(url: str, invoice_id: str, out: TextIO) -> None:
     view = get(url, "/invoices/" + urllib.parse.quote(invoice_id, safe=""))
     ack = view.get("acknowledgement") or {}
+    upload = view.get("submission") or {}
+    uploaded = None
+    if upload:
+        uploaded = (f"attempt {upload.get('attempts')} at {upload.get('last_attempt_at')} over "
+                    f"{upload.get('channel')} ({upload.get('client')})"
+                    + (f": {upload['transport_error']}" if upload.get("transport_error") else ""))
     lines = [
         ("invoice", view["invoice_id"]),
         ("status", view["status"]),
         ("issued at", view.get("issued_at")),
         ("region / source", f"{view.get('region_code')} / {view.get('source_system')}"),
         ("seller", view.get("seller_tax_id")),
+        ("last upload", uploaded),
         ("acknowledgement", ack.get("status")),
         ("acknowledged at", ack.get("acknowledged_at")),
         ("reason", " ".join(filter(None, [ack.get("reason_code"), ack.get("reason")])) or None),

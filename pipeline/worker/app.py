@@ -26,7 +26,7 @@ from faust.types import TP
 from rocksdict import ReadOptions
 
 from pipeline import intake
-from pipeline.contracts import InvoiceIssued, TaxAcknowledged
+from pipeline.contracts import InvoiceIssued, InvoiceSubmitted, TaxAcknowledged
 from pipeline.correlation.alerts import Alert
 from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
@@ -40,11 +40,11 @@ from pipeline.settings import Settings
 from pipeline.topics import MAX_MESSAGE_BYTES
 from pipeline.worker.correlator import Correlator
 from pipeline.worker.deadletter import dead_letter_headers
-from pipeline.worker.wire import alert_key, alert_to_json, to_ack, to_issued
+from pipeline.worker.wire import alert_key, alert_to_json, to_ack, to_issued, to_submission
 
 log = get_logger(__name__)
 
-E = TypeVar("E", InvoiceIssued, TaxAcknowledged)
+E = TypeVar("E", InvoiceIssued, InvoiceSubmitted, TaxAcknowledged)
 
 PRODUCER_LINGER_MS = 5
 PRODUCER_BATCH_BYTES = 1024 * 1024
@@ -117,8 +117,11 @@ class InvoiceSyncApp:
         self.app.sensors.add(CommitSensor(metrics))
         raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
                                "key_serializer": "raw", "value_serializer": "raw"}
-        self.source = self.app.topic(s.topic_issued, s.topic_acknowledged, s.topic_ticks,
-                                     partitions=s.partitions, **raw)
+        # The submitted topic (optional) is a third co-partitioned input of the same agent.
+        inputs = [s.topic_issued, s.topic_acknowledged, s.topic_ticks]
+        if s.topic_submitted is not None:
+            inputs.append(s.topic_submitted)
+        self.source = self.app.topic(*inputs, partitions=s.partitions, **raw)
         self.ticks = self.app.topic(s.topic_ticks, partitions=s.partitions, **raw)
         # Routes invoice lookups to the worker owning the key's partition (see worker/api.py).
         self.issued = self.app.topic(s.topic_issued, partitions=s.partitions, **raw)
@@ -180,6 +183,11 @@ class InvoiceSyncApp:
                                                                 message.value))
             if issued is not None:
                 await self.correlator.on_issued(to_issued(issued), message.partition)
+        elif message.topic == s.topic_submitted:
+            upload = await self._admit(message, intake.classify("submitted", message.key,
+                                                                message.value))
+            if upload is not None:
+                await self.correlator.on_submitted(to_submission(upload), message.partition)
         else:
             ack = await self._admit(message, intake.classify("acknowledged", message.key,
                                                              message.value))

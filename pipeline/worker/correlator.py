@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Seque
 from pipeline.correlation import rules
 from pipeline.correlation.alerts import Alert
 from pipeline.correlation.deadlines import DeadlineIndex
-from pipeline.correlation.facts import Ack, Issued
+from pipeline.correlation.facts import Ack, Issued, Submission
 from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.pending import PendingBook
 from pipeline.correlation.ratelimit import TokenBucket
@@ -85,6 +85,13 @@ class Correlator:
                                    retention=self.retention)
         self.watermarks.observe(partition, offset, ack.acknowledged_at, now)
         await self._apply(ack.invoice_id, partition, old, new, alerts)
+
+    async def on_submitted(self, submission: Submission, partition: int) -> None:
+        """An upload attempt: the record keeps the latest (what a probable cause reads)."""
+        old = self._load(submission.invoice_id)
+        new, alerts = rules.on_submitted(old, submission, now=self.clock(), partition=partition,
+                                         retention=self.retention)
+        await self._apply(submission.invoice_id, partition, old, new, alerts)
 
     def on_unusable_ack(self, partition: int, offset: int) -> None:
         """An ack-topic message went to the dead-letter topic: it still counts as read."""

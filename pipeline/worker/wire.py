@@ -8,10 +8,10 @@ from typing import Any
 
 import orjson
 
-from pipeline.contracts import InvoiceIssued, SyncAlert, TaxAcknowledged
+from pipeline.contracts import InvoiceIssued, InvoiceSubmitted, SyncAlert, TaxAcknowledged
 from pipeline.correlation.alerts import Alert
 from pipeline.correlation.causes import Cause
-from pipeline.correlation.facts import Ack, Issued
+from pipeline.correlation.facts import Ack, Issued, Submission
 
 
 def to_issued(event: InvoiceIssued) -> Issued:
@@ -36,6 +36,19 @@ def to_ack(event: TaxAcknowledged) -> Ack:
         acknowledged_at=event.acknowledged_at.timestamp(),
         reason_code=event.reason_code,
         reason=event.reason,
+    )
+
+
+def to_submission(event: InvoiceSubmitted) -> Submission:
+    """The facts of an invoice.submitted event (``client`` is ``name/version``)."""
+    return Submission(
+        invoice_id=event.invoice_id,
+        event_id=event.event_id,
+        submitted_at=event.submitted_at.timestamp(),
+        channel=event.channel,
+        client=f"{event.client_name}/{event.client_version}",
+        attempt=event.attempt,
+        transport_error=event.transport_error,
     )
 
 

@@ -46,6 +46,8 @@ class Stack:
             "acknowledged": f"{prefix}.invoice.acknowledged",
             "alerts": f"{prefix}.invoice.sync.alerts",
             "dlq": f"{prefix}.invoice.sync.dlq",
+            # Only read by workers started with TOPIC_SUBMITTED=stack.topics["submitted"].
+            "submitted": f"{prefix}.invoice.submitted",
         }
 
     def __enter__(self) -> Stack:
@@ -94,12 +96,12 @@ class Stack:
         """Start ``worker``'s process again with the same state dir and settings."""
         return worker.start()
 
-    def create_topics(self) -> None:
+    def create_topics(self, **settings: str) -> None:
         """Create this test's topics as a worker would (before producing to them)."""
         from pipeline.settings import Settings
         from pipeline.topics import ensure_topics
 
-        env = self.worker_env()
+        env = self.worker_env(**settings)
         overrides = {k.removeprefix("INVOICE_SYNC_").lower(): v for k, v in env.items()
                      if k.startswith("INVOICE_SYNC_")}
         asyncio.run(ensure_topics(Settings.model_validate(overrides)))
