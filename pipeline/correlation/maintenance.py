@@ -110,6 +110,20 @@ class MaintenanceCalendar:
                  and w.start <= until and w.end > since]
         return max(found, key=lambda w: w.end, default=None)
 
+    def announced(self, now: float, linger: float) -> list[tuple[MaintenanceWindow, str]]:
+        """What is announced at ``now``: ``started`` for windows that opened, ``ended`` for those
+        that closed, both until ``linger`` after the end (so a worker that starts or takes over
+        late still announces them; the alert ids make repeats recognisable)."""
+        phases: list[tuple[MaintenanceWindow, str]] = []
+        for window in sorted(self.windows, key=lambda w: (w.start, w.window_id)):
+            if window.end + linger <= now:
+                continue
+            if window.start <= now:
+                phases.append((window, "started"))
+            if window.end <= now:
+                phases.append((window, "ended"))
+        return phases
+
     def transitions(self, after: float, until: float
                     ) -> Iterable[tuple[MaintenanceWindow, Literal["started", "ended"]]]:
         """Windows that started or ended in ``(after, until]``, in time order."""

@@ -15,11 +15,12 @@ from .maintenance import MaintenanceCalendar, MaintenanceWindow
 def maintenance_alerts(calendar: MaintenanceCalendar, after: float, until: float,
                        now: float) -> list[Alert]:
     """Alerts for the windows that started or ended in ``(after, until]``."""
-    return [_alert(window, phase, calendar.grace, now)
+    return [maintenance_alert(window, phase, calendar.grace, now)
             for window, phase in calendar.transitions(after, until)]
 
 
-def _alert(window: MaintenanceWindow, phase: str, grace: float, now: float) -> Alert:
+def maintenance_alert(window: MaintenanceWindow, phase: str, grace: float, now: float) -> Alert:
+    """The alert marking ``window``'s start or end (``phase``)."""
     scope = window.scope
     where = {"platform": "every region", "region_code": f"region {window.region_code}",
              "source_system": f"source system {window.source_system}"}[scope]

@@ -167,7 +167,7 @@ def on_submitted(
     ), []
 
 
-Explain = Callable[[InvoiceState, "MaintenanceWindow | None"], Cause]
+Explain = Callable[[InvoiceState, "MaintenanceWindow | None"], "Cause | None"]
 """The probable cause of an invoice about to be alerted unsynced, given the declared window its
 deadline was deferred past (the adapter closes over the scope evidence)."""
 

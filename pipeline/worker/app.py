@@ -28,6 +28,7 @@ from rocksdict import ReadOptions
 from pipeline import intake
 from pipeline.contracts import InvoiceIssued, InvoiceSubmitted, TaxAcknowledged
 from pipeline.correlation.alerts import Alert
+from pipeline.correlation.maintenance import MaintenanceCalendar
 from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.rules import synced_transition
@@ -70,7 +71,8 @@ class CommitSensor(faust.Sensor):
 class InvoiceSyncApp:
     """Builds and holds the faust app and the correlator for one worker process."""
 
-    def __init__(self, settings: Settings, metrics: Metrics, sla: SlaRules | None = None) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, sla: SlaRules | None = None,
+                 maintenance: MaintenanceCalendar | None = None) -> None:
         self.settings = settings
         self.metrics = metrics
         s = settings
@@ -142,6 +144,8 @@ class InvoiceSyncApp:
             max_clock_skew=s.max_clock_skew,
             retention=s.retention,
             on_transition=self._count_transition,
+            maintenance=maintenance,
+            submissions_tracked=s.topic_submitted is not None,
         )
         self._assigned_generation = 0
         self._built_generation = -1

@@ -17,8 +17,11 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Seque
 
 from pipeline.correlation import rules
 from pipeline.correlation.alerts import Alert
+from pipeline.correlation.causes import Cause, window_cause
 from pipeline.correlation.deadlines import DeadlineIndex
 from pipeline.correlation.facts import Ack, Issued, Submission
+from pipeline.correlation.maintenance import MaintenanceCalendar, MaintenanceWindow
+from pipeline.correlation.maintenance_alerts import maintenance_alert
 from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.pending import PendingBook
 from pipeline.correlation.ratelimit import TokenBucket
@@ -33,6 +36,9 @@ EmitAlerts = Callable[[Sequence[Alert]], Awaitable[None]]
 """Sends alerts to the alert topic and returns once the broker has them."""
 
 MAX_DUE_PER_TICK = 5000
+#: How long after a maintenance window's end its alerts are still announced by a worker that
+#: (re)started or took partition 0 over in the meantime.
+ANNOUNCE_LINGER = 3600.0
 
 
 class Correlator:
@@ -51,6 +57,8 @@ class Correlator:
         on_transition: Callable[[InvoiceState | None, InvoiceState | None, Sequence[Alert]], None]
         | None = None,
         clock: Callable[[], float] = time.time,
+        maintenance: MaintenanceCalendar | None = None,
+        submissions_tracked: bool = False,
     ) -> None:
         self.store = store
         self.sla = sla
@@ -61,6 +69,10 @@ class Correlator:
         self.retention = retention
         self.on_transition = on_transition
         self.clock = clock
+        self.maintenance = maintenance
+        self.submissions_tracked = submissions_tracked
+        #: (window id, phase) this process announced; a restart announces once more (same ids).
+        self.announced: set[tuple[str, str]] = set()
         self.watermarks = AckWatermarks()
         self.deadlines: dict[int, DeadlineIndex] = {}
         self.pending = PendingBook()
@@ -113,7 +125,8 @@ class Correlator:
             old = self._load(invoice_id)
             if old is None:
                 continue
-            new, alerts = rules.on_due(old, now=now, watermark=watermark)
+            new, alerts = rules.on_due(old, now=now, watermark=watermark,
+                                       calendar=self.maintenance, explain=self._explain(now))
             try:
                 await self._apply(invoice_id, partition, old, new, alerts, popped=True)
             except BaseException:
@@ -128,11 +141,47 @@ class Correlator:
                 if alert.kind == "unsynced" and alert.severity == "warning":
                     self.outages.observe_due(
                         old.region_code or "", old.source_system or "", unsynced=True, at=now)
+        if partition == 0:
+            await self._announce_maintenance(now)
         outage_alerts = self.outages.evaluate(now)
         if outage_alerts:
             await self.emit(outage_alerts)
             if self.on_transition is not None:
                 self.on_transition(None, None, outage_alerts)
+
+    def _explain(self, now: float) -> rules.Explain | None:
+        """Names the declared window an unsynced invoice waited through. The other causes need
+        the group-wide scope evidence, which the worker does not gather yet (docs/causes.md):
+        without it, no probable cause is better than a wrong one."""
+        calendar = self.maintenance
+        if calendar is None:
+            return None
+
+        def explain(state: InvoiceState, window: MaintenanceWindow | None) -> Cause | None:
+            if window is None:
+                window = calendar.overlapping(state.region_code, state.source_system,
+                                              state.issued_at or now, now)
+            if window is None or (self.submissions_tracked and not state.is_submitted):
+                return None
+            return window_cause(window, now)
+
+        return explain
+
+    async def _announce_maintenance(self, now: float) -> None:
+        """One ``maintenance`` alert when a declared window starts and one when it ends, sent
+        by the owner of partition 0 only."""
+        calendar = self.maintenance
+        if calendar is None:
+            return
+        due = [(window, phase) for window, phase in calendar.announced(now, ANNOUNCE_LINGER)
+               if (window.window_id, phase) not in self.announced]
+        if not due:
+            return
+        alerts = [maintenance_alert(window, phase, calendar.grace, now) for window, phase in due]
+        await self.emit(alerts)
+        self.announced.update((window.window_id, phase) for window, phase in due)
+        if self.on_transition is not None:
+            self.on_transition(None, None, alerts)
 
     async def sweep(self, partition: int, records: Iterable[tuple[str, bytes]]) -> int:
         """Expire synced records and held acks past retention among ``records``.

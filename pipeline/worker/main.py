@@ -9,8 +9,9 @@ import faust
 
 from pipeline.correlation.sla import SlaRulesError
 from pipeline.logs import configure_logging, get_logger
+from pipeline.maintenance_file import MaintenanceFileError
 from pipeline.metrics import Metrics
-from pipeline.settings import SettingsError, load_settings, load_sla
+from pipeline.settings import SettingsError, load_maintenance_windows, load_settings, load_sla
 from pipeline.topics import TopicLayoutError, ensure_topics
 
 log = get_logger(__name__)
@@ -21,7 +22,8 @@ def run_worker() -> int:
     try:
         settings = load_settings()
         sla = load_sla(settings)
-    except (SettingsError, SlaRulesError) as exc:
+        maintenance = load_maintenance_windows(settings)
+    except (SettingsError, SlaRulesError, MaintenanceFileError) as exc:
         print(f"invoice-sync: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
@@ -39,7 +41,7 @@ def run_worker() -> int:
         return 1
     from pipeline.worker.app import InvoiceSyncApp
 
-    worker = InvoiceSyncApp(settings, Metrics(), sla)
+    worker = InvoiceSyncApp(settings, Metrics(), sla, maintenance)
     log.info("worker_starting", broker=settings.broker, partitions=settings.partitions,
              warn_after=settings.warn_after, critical_after=settings.critical_after,
              data_dir=str(settings.data_dir), web_port=settings.web_port)

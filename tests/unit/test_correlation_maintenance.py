@@ -214,3 +214,14 @@ def test_file_errors_name_the_window_and_field(tmp_path: Path, text: str, fragme
 def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(MaintenanceFileError, match="cannot read"):
         load_maintenance(tmp_path / "missing.yaml")
+
+
+def test_announced_phases_linger_after_the_end() -> None:
+    calendar = MaintenanceCalendar((ALL, BEIJING), GRACE)
+    assert calendar.announced(T0 + 999, linger=600) == []
+    # Same start: in window id order (bj-db before upgrade).
+    assert calendar.announced(T0 + 1000, linger=600) == [(BEIJING, "started"), (ALL, "started")]
+    assert calendar.announced(T0 + 2000, linger=600) == [
+        (BEIJING, "started"), (BEIJING, "ended"), (ALL, "started")]
+    assert calendar.announced(T0 + 2600, linger=600) == [(ALL, "started")]  # bj-db long over
+    assert calendar.announced(T0 + 4600, linger=600) == []
