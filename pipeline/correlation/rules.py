@@ -29,6 +29,7 @@ from .state import (
     InvoiceState,
     event_hash,
     remember,
+    with_cause,
 )
 
 #: How far in the future an issued_at may lie before it is clamped to ``now + skew``:
@@ -203,12 +204,21 @@ def on_due(state: InvoiceState, *, now: float, watermark: float,
     if warn_at is not None and warn_at <= horizon and not record.flags & Flag.WARNED:
         record = replace(record, flags=record.flags | Flag.WARNED)
         cause = None if explain is None else explain(record, window)
+        record = _named(record, cause)
         alerts.append(invoice_alerts.unsynced(record, "warning", warn_at, now, cause))
     if critical_at is not None and critical_at <= horizon and not record.flags & Flag.ESCALATED:
         record = replace(record, flags=record.flags | Flag.ESCALATED)
         cause = None if explain is None else explain(record, window)
+        record = _named(record, cause)
         alerts.append(invoice_alerts.unsynced(record, "critical", critical_at, now, cause))
     return record, alerts
+
+
+def _named(record: InvoiceState, cause: Cause | None) -> InvoiceState:
+    """The record remembering the cause its latest unsynced alert named."""
+    if cause is None:
+        return record
+    return replace(record, flags=with_cause(record.flags, cause.code))
 
 
 def _defer(state: InvoiceState, calendar: MaintenanceCalendar, horizon: float) -> InvoiceState:

@@ -71,6 +71,25 @@ class Flag(enum.IntFlag):
 
 NO_FLAGS = Flag(0)
 
+#: The probable cause named on the invoice's unsynced alert, as a 4-bit code in flag bits 8-11
+#: (0: none named): the unsynced-by-cause gauge is derived from the records, like the others.
+CAUSE_SHIFT = 8
+CAUSE_MASK = 0xF << CAUSE_SHIFT
+CAUSE_BITS: tuple[str, ...] = (
+    "", "not_submitted", "submission_failed", "awaiting_platform", "platform_unavailable",
+    "platform_maintenance", "source_outage", "client_version", "rejected_fields", "unknown")
+
+
+def with_cause(flags: Flag, code: str) -> Flag:
+    """``flags`` recording ``code`` as the named cause."""
+    return Flag((int(flags) & ~CAUSE_MASK) | (CAUSE_BITS.index(code) << CAUSE_SHIFT))
+
+
+def named_cause(flags: Flag) -> str | None:
+    """The cause recorded in ``flags`` (None: none named)."""
+    index = (int(flags) & CAUSE_MASK) >> CAUSE_SHIFT
+    return CAUSE_BITS[index] or None if index < len(CAUSE_BITS) else None
+
 
 @dataclass(frozen=True, slots=True)
 class InvoiceState:
@@ -172,7 +191,7 @@ def _flag(bits: int) -> Flag:
     flag = _FLAG_VALUES.get(bits)
     if flag is None:
         flag = Flag(bits)
-        if bits < 64:  # the defined bits: at most 64 combinations are ever cached
+        if bits < 4096:  # the defined bits and the cause code: bounded combinations cached
             _FLAG_VALUES[bits] = flag
     return flag
 

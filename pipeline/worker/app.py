@@ -375,6 +375,9 @@ class InvoiceSyncApp:
         for (region, band), count in self.correlator.pending.counts.items():
             m.pending.labels(region_code=m.region(region), age_band=band).inc(count)
         m.oldest_pending.set(self.correlator.pending.oldest_issued_at() or 0)
+        m.unsynced_by_cause.clear()
+        for code, count in self.correlator.pending.causes.items():
+            m.unsynced_by_cause.labels(code=code).set(count)
         m.degraded.clear()
         for scope, value in self.correlator.outages.active():
             m.degraded.labels(scope=scope, value=m.region(value) if scope == "region_code"

@@ -73,6 +73,8 @@ async def test_a_planned_upgrade_raises_two_maintenance_alerts_not_a_storm() -> 
     assert all(a.deadline_at == T0 + 230 for a in unsynced)
     assert all(a.probable_cause is not None and a.probable_cause.code == "platform_maintenance"
                for a in unsynced)
+    # What the unsynced-by-cause gauge shows: 29 waited through the window, 1 named nothing.
+    assert c.pending.causes == {"platform_maintenance": 29, "none": 1}
     # A restarted worker announces the window's alerts once more, with the same ids.
     again = Sink()
     restarted = correlator(clock, again, store)
