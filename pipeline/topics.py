@@ -25,6 +25,9 @@ TOPIC_CONFIGS = {
     "dlq": _LARGE,
     # The tick topic only carries "check your deadlines now" nudges: keep an hour.
     "ticks": {"retention.ms": str(3600 * 1000), "cleanup.policy": "delete"},
+    # The audit trail of operators' actions: kept for ever, never compacted (compaction by
+    # invoice id would keep only an invoice's last action). A handful of records a day.
+    "actions": {"retention.ms": "-1", "cleanup.policy": "delete"},
 }
 
 
@@ -54,6 +57,7 @@ def topic_names(settings: Settings) -> dict[str, str]:
         "ticks": settings.topic_ticks,
         "alerts": settings.topic_alerts,
         "dlq": settings.topic_dlq,
+        "actions": settings.topic_actions,
     }
     if settings.topic_submitted is not None:
         names["submitted"] = settings.topic_submitted
@@ -81,7 +85,7 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
         counts = await _wait_for_leaders(admin, list(names.values()))
     finally:
         await admin.close()
-    for role in ("issued", "acknowledged", "ticks", "submitted"):
+    for role in ("issued", "acknowledged", "ticks", "actions", "submitted"):
         if role not in names:
             continue
         name = names[role]

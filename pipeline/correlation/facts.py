@@ -7,6 +7,9 @@ from typing import Literal
 
 AckStatus = Literal["accepted", "rejected", "duplicate"]
 Channel = Literal["leqi", "web", "third_party"]
+ActionKind = Literal["close", "reopen"]
+CloseReason = Literal["voided", "duplicate", "test", "handled-offline"]
+CLOSE_REASONS: tuple[CloseReason, ...] = ("voided", "duplicate", "test", "handled-offline")
 
 #: Statuses that mean the tax platform holds the invoice ("duplicate" = it already had it).
 SYNCED_STATUSES: frozenset[str] = frozenset({"accepted", "duplicate"})
@@ -23,6 +26,10 @@ class Issued:
     source_system: str
     seller_tax_id: str
     red: bool = False
+    #: For finance's views (the pending list, CSV): not used by any rule.
+    seller_name: str | None = None
+    invoice_number: str | None = None
+    total_amount_cents: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +56,20 @@ class Submission:
     client: str
     attempt: int
     transport_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """An operator's close or reopen of one invoice (invoice.sync.actions), and its audit entry.
+
+    ``actor`` is the authenticated caller's token name; ``at`` when the API accepted it.
+    ``reason`` is one of CLOSE_REASONS for a close, None for a reopen.
+    """
+
+    invoice_id: str
+    action_id: str
+    kind: ActionKind
+    at: float
+    actor: str
+    reason: str | None = None
+    note: str | None = None

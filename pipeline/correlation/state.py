@@ -20,15 +20,25 @@ Encoding, version 1 (all little-endian)::
     6 * (u16 length, bytes)  invoice_id, region_code, source_system, seller_tax_id,
                              reason_code, reason as UTF-8; length 0xFFFF = None
 
-A typical pending record is about 100 bytes, a synced one about 125.
+Version 2 appends (version 1 records are still read)::
 
-Version 2 is version 1 (with version byte 2) followed by what the invoice.submitted topic told
-us about the last upload attempt, written only once a submission was seen (so without that
-topic every record stays version 1, byte for byte)::
+    u8  extras mask: bit 0 = total amount present
+    i64 total amount in cents (if present)
+    2 * (u16 length, bytes)  seller_name, invoice_number (None when equal to invoice_id:
+                             the rules store it only when it differs, e.g. legacy code+number)
+    u8  n, then n actions: f64 at, u8 kind (1 close, 2 reopen), 4 * (u16 length, bytes)
+        action_id, actor, reason, note
+
+A typical pending record is about 160 bytes with a Chinese seller name (about 100 in version 1),
+a synced one about 185. Actions exist only on the few invoices an operator closed or reopened.
+
+Version 3 is version 2 followed by what the invoice.submitted topic told us about the last upload
+attempt, written only once a submission was seen (so without that topic no record is version 3;
+set INVOICE_SYNC_TOPIC_SUBMITTED only once every worker of the group reads version 3)::
 
     u8  channel: 0 none, 1 leqi, 2 web, 3 third_party
     u16 attempts (highest attempt number seen)
-    f64 submitted_at of the last attempt
+    f64 submitted_at of the last attempt (NaN: none)
     2 * (u16 length, bytes)  client ("name/version", cut to CLIENT_MAX_CHARS) and
                              transport_error of the last attempt (cut to ERROR_MAX_CHARS)
 
@@ -44,10 +54,17 @@ import math
 import struct
 from dataclasses import dataclass
 
-from .facts import SYNCED_STATUSES, AckStatus, Channel
+from .facts import SYNCED_STATUSES, AckStatus, Action, ActionKind, Channel
 
-FORMAT_VERSION = 1
-SUBMISSION_FORMAT_VERSION = 2
+FORMAT_VERSION = 2
+#: Written instead of FORMAT_VERSION once a record holds an upload attempt.
+SUBMISSION_FORMAT_VERSION = 3
+#: The newest version this code reads.
+LATEST_VERSION = SUBMISSION_FORMAT_VERSION
+#: Actions kept per invoice (the audit topic has them all; the record shows the recent ones).
+ACTIONS_LIMIT = 8
+#: Longest operator note kept in the record.
+NOTE_MAX_CHARS = 500
 #: Event ids remembered per invoice for deduplication (issued id + the last ack ids).
 SEEN_LIMIT = 4
 #: Longest rejection reason kept in the record; longer ones are cut (the alert carries it).
@@ -66,7 +83,8 @@ class Flag(enum.IntFlag):
     REJECTION_ALERTED = 8  # rejected alert emitted
     RESOLVED = 16  # resolved alert emitted
     REJECTED_AFTER_SYNC = 32  # a rejected ack came after the invoice was synced (recorded only)
-    DEFERRED = 64  # a deadline fell in a declared maintenance window and was moved past it
+    CLOSED = 64  # closed by an operator: no more unsynced alerts, not pending
+    DEFERRED = 128  # a deadline fell in a declared maintenance window and was moved past it
 
 
 NO_FLAGS = Flag(0)
@@ -88,7 +106,19 @@ def with_cause(flags: Flag, code: str) -> Flag:
 def named_cause(flags: Flag) -> str | None:
     """The cause recorded in ``flags`` (None: none named)."""
     index = (int(flags) & CAUSE_MASK) >> CAUSE_SHIFT
-    return CAUSE_BITS[index] or None if index < len(CAUSE_BITS) else None
+    return (CAUSE_BITS[index] or None) if index < len(CAUSE_BITS) else None
+
+
+class UndecodableRecord(ValueError):
+    """Stored bytes this version cannot read: a newer format version, or corrupt data.
+
+    The record is left as it is (docs/state-format.md): a worker that can read it may own the
+    partition later, and rewriting it would lose what it holds.
+    """
+
+
+class UnsupportedVersion(UndecodableRecord):
+    """A state format version this code does not know (a newer worker wrote it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +142,10 @@ class InvoiceState:
     resolved_at: float | None = None
     expires_at: float | None = None
     seen: tuple[int, ...] = ()
+    seller_name: str | None = None
+    invoice_number: str | None = None
+    total_amount_cents: int | None = None
+    actions: tuple[Action, ...] = ()
     # The last upload attempt (invoice.submitted); attempts == 0: none seen.
     submitted_at: float | None = None
     attempts: int = 0
@@ -130,9 +164,20 @@ class InvoiceState:
         return self.attempts > 0
 
     @property
+    def has_submission(self) -> bool:
+        """Any upload fact is set (the record is then written in version 3)."""
+        return (self.attempts > 0 or self.submitted_at is not None or self.channel is not None
+                or self.client is not None or self.transport_error is not None)
+
+    @property
     def is_synced(self) -> bool:
         """Issued and accepted (or duplicate) by the tax platform."""
         return self.is_issued and self.ack_status in SYNCED_STATUSES
+
+    @property
+    def is_closed(self) -> bool:
+        """Closed out by an operator (voided, duplicate, test, handled offline)."""
+        return bool(self.flags & Flag.CLOSED)
 
 
 def event_hash(event_id: str) -> int:
@@ -162,13 +207,8 @@ _FLOATS = (
     "expires_at",
 )
 _STRINGS = ("invoice_id", "region_code", "source_system", "seller_tax_id", "reason_code", "reason")
-_CHANNEL_CODES: dict[Channel | None, int] = {None: 0, "leqi": 1, "web": 2, "third_party": 3}
-_CHANNEL_BY_CODE = {code: channel for channel, code in _CHANNEL_CODES.items()}
-_SUBMISSION = struct.Struct("<BHd")
 _HEADER = struct.Struct("<BBIHB")
 _ABSENT = 0xFFFF
-#: submitted_at when absent in a version 2 record: NaN (never a real time).
-_NO_TIME = float("nan")
 
 
 # Precompiled codecs: a restart decodes every record of the table (a million of them), and every
@@ -178,6 +218,15 @@ _SEEN_RUNS: dict[int, struct.Struct] = {}
 _U16 = struct.Struct("<H")
 _POPCOUNT = tuple(bin(mask).count("1") for mask in range(256))
 _FLAG_VALUES: dict[int, Flag] = {}
+_I64 = struct.Struct("<q")
+_ACTION_HEAD = struct.Struct("<dB")
+_ACTION_KINDS: dict[ActionKind, int] = {"close": 1, "reopen": 2}
+_ACTION_BY_CODE: dict[int, ActionKind] = {code: kind for kind, code in _ACTION_KINDS.items()}
+_CHANNEL_CODES: dict[Channel | None, int] = {None: 0, "leqi": 1, "web": 2, "third_party": 3}
+_CHANNEL_BY_CODE = {code: channel for channel, code in _CHANNEL_CODES.items()}
+_SUBMISSION = struct.Struct("<BHd")
+#: submitted_at when absent in a version 3 record: NaN (never a real time).
+_NO_TIME = float("nan")
 
 
 def _seen_run(n: int) -> struct.Struct:
@@ -197,7 +246,7 @@ def _flag(bits: int) -> Flag:
 
 
 def encode(state: InvoiceState) -> bytes:
-    """Serialise ``state``: version 1, or 2 once a submission was seen (module docstring)."""
+    """Serialise ``state``: version 2, or 3 once it holds an upload attempt (module docstring)."""
     floats = (state.issued_at, state.warn_at, state.critical_at, state.acknowledged_at,
               state.held_since, state.resolved_at, state.expires_at)
     present = [value for value in floats if value is not None]
@@ -206,50 +255,76 @@ def encode(state: InvoiceState) -> bytes:
         if value is not None:
             mask |= 1 << i
     seen = state.seen
-    submitted = (state.attempts > 0 or state.submitted_at is not None or state.channel is not None
-                 or state.client is not None or state.transport_error is not None)
-    version = SUBMISSION_FORMAT_VERSION if submitted else FORMAT_VERSION
     parts = [
         _HEADER.pack(
-            version, _STATUS_CODES[state.ack_status], state.partition, state.flags, mask
+            SUBMISSION_FORMAT_VERSION if state.has_submission else FORMAT_VERSION,
+            _STATUS_CODES[state.ack_status], state.partition, state.flags, mask
         ),
         _FLOAT_RUNS[len(present)].pack(*present),
         _seen_run(len(seen)).pack(len(seen), *seen),
     ]
-    _pack_strings(parts, _STRINGS, (state.invoice_id, state.region_code, state.source_system,
-                                    state.seller_tax_id, state.reason_code, state.reason))
-    if submitted:
+    for name, text in zip(_STRINGS, (state.invoice_id, state.region_code, state.source_system,
+                                     state.seller_tax_id, state.reason_code, state.reason),
+                          strict=True):
+        _put_text(parts, name, text)
+    cents = state.total_amount_cents
+    parts.append(bytes([0 if cents is None else 1]))
+    if cents is not None:
+        parts.append(_I64.pack(cents))
+    _put_text(parts, "seller_name", state.seller_name)
+    _put_text(parts, "invoice_number", state.invoice_number)
+    parts.append(bytes([len(state.actions)]))
+    for action in state.actions:
+        parts.append(_ACTION_HEAD.pack(action.at, _ACTION_KINDS[action.kind]))
+        for name, text in (("action_id", action.action_id), ("actor", action.actor),
+                           ("reason", action.reason), ("note", action.note)):
+            _put_text(parts, name, text)
+    if state.has_submission:
         at = state.submitted_at if state.submitted_at is not None else _NO_TIME
         parts.append(_SUBMISSION.pack(_CHANNEL_CODES[state.channel], state.attempts, at))
-        _pack_strings(parts, ("client", "transport_error"), (state.client, state.transport_error))
+        _put_text(parts, "client", state.client)
+        _put_text(parts, "transport_error", state.transport_error)
     return b"".join(parts)
 
 
-def _pack_strings(parts: list[bytes], names: tuple[str, ...],
-                  texts: tuple[str | None, ...]) -> None:
-    for name, text in zip(names, texts, strict=True):
-        if text is None:
-            parts.append(_U16.pack(_ABSENT))
-            continue
-        raw = text.encode("utf-8")
-        if len(raw) >= _ABSENT:
-            raise ValueError(f"{name} too long to encode ({len(raw)} bytes)")
-        parts.append(_U16.pack(len(raw)))
-        parts.append(raw)
+def _put_text(parts: list[bytes], name: str, text: str | None) -> None:
+    if text is None:
+        parts.append(_U16.pack(_ABSENT))
+        return
+    raw = text.encode("utf-8")
+    if len(raw) >= _ABSENT:
+        raise ValueError(f"{name} too long to encode ({len(raw)} bytes)")
+    parts.append(_U16.pack(len(raw)))
+    parts.append(raw)
+
+
+def _get_text(data: bytes, offset: int, name: str) -> tuple[str | None, int]:
+    (length,) = _U16.unpack_from(data, offset)
+    offset += 2
+    if length == _ABSENT:
+        return None, offset
+    end = offset + length
+    if end > len(data):
+        raise UndecodableRecord(f"corrupt invoice state record: {name} truncated")
+    return data[offset:end].decode("utf-8"), end
 
 
 def decode(data: bytes) -> InvoiceState:
-    """Inverse of :func:`encode`; raises ValueError on an unknown version or corrupt data."""
+    """Inverse of :func:`encode`; raises UnsupportedVersion on an unknown version and
+    UndecodableRecord (both ValueErrors) on corrupt data."""
     try:
         return _decode(bytes(data))
-    except (struct.error, KeyError, UnicodeDecodeError, IndexError) as exc:
-        raise ValueError(f"corrupt invoice state record: {exc}") from exc
+    except UndecodableRecord:
+        raise
+    except (struct.error, KeyError, UnicodeDecodeError, IndexError, ValueError) as exc:
+        raise UndecodableRecord(f"corrupt invoice state record: {exc}") from exc
 
 
 def _decode(data: bytes) -> InvoiceState:
-    if len(data) < 1 or data[0] not in (FORMAT_VERSION, SUBMISSION_FORMAT_VERSION):
+    if len(data) < 1 or data[0] not in (1, FORMAT_VERSION, SUBMISSION_FORMAT_VERSION):
         found = data[0] if len(data) else None
-        raise ValueError(f"unsupported invoice state format version {found!r}")
+        raise UnsupportedVersion(f"unsupported invoice state format version {found!r}")
+    version = data[0]
     _, status_code, partition, flags, mask = _HEADER.unpack_from(data, 0)
     offset = _HEADER.size
     count = _POPCOUNT[mask]
@@ -261,17 +336,44 @@ def _decode(data: bytes) -> InvoiceState:
     n_seen = data[offset]
     seen = _seen_run(n_seen).unpack_from(data, offset)[1:]
     offset += 1 + 8 * n_seen
-    strings, offset = _strings(data, offset, _STRINGS)
+    strings: list[str | None] = []
+    for name in _STRINGS:
+        text, offset = _get_text(data, offset, name)
+        strings.append(text)
+    cents = seller_name = invoice_number = None
+    actions: list[Action] = []
+    if version >= 2:
+        extras = data[offset]
+        offset += 1
+        if extras & 1:
+            (cents,) = _I64.unpack_from(data, offset)
+            offset += 8
+        seller_name, offset = _get_text(data, offset, "seller_name")
+        invoice_number, offset = _get_text(data, offset, "invoice_number")
+        count = data[offset]
+        offset += 1
+        for _ in range(count):
+            at, kind = _ACTION_HEAD.unpack_from(data, offset)
+            offset += _ACTION_HEAD.size
+            action_id, offset = _get_text(data, offset, "action_id")
+            actor, offset = _get_text(data, offset, "actor")
+            reason, offset = _get_text(data, offset, "reason")
+            note, offset = _get_text(data, offset, "note")
+            actions.append(Action(invoice_id=strings[0] or "", action_id=action_id or "",
+                                  kind=_ACTION_BY_CODE[kind], at=at, actor=actor or "",
+                                  reason=reason, note=note))
     submission: tuple[int, int, float] = (0, 0, _NO_TIME)
-    extra: list[str | None] = [None, None]
-    if data[0] == SUBMISSION_FORMAT_VERSION:
+    client = transport_error = None
+    if version >= 3:
         submission = _SUBMISSION.unpack_from(data, offset)
-        extra, offset = _strings(data, offset + _SUBMISSION.size, ("client", "transport_error"))
+        offset += _SUBMISSION.size
+        client, offset = _get_text(data, offset, "client")
+        transport_error, offset = _get_text(data, offset, "transport_error")
     if offset != len(data):
-        raise ValueError("corrupt invoice state record: trailing bytes")
+        raise UndecodableRecord("corrupt invoice state record: trailing bytes")
     invoice_id, region_code, source_system, seller_tax_id, reason_code, reason = strings
     if invoice_id is None:
-        raise ValueError("corrupt invoice state record: no invoice id")
+        raise UndecodableRecord("corrupt invoice state record: no invoice id")
     return InvoiceState(
         invoice_id=invoice_id,
         partition=partition,
@@ -290,25 +392,13 @@ def _decode(data: bytes) -> InvoiceState:
         resolved_at=f[5],
         expires_at=f[6],
         seen=tuple(seen),
+        seller_name=seller_name,
+        invoice_number=invoice_number,
+        total_amount_cents=cents,
+        actions=tuple(actions),
         submitted_at=None if math.isnan(submission[2]) else submission[2],
         attempts=submission[1],
         channel=_CHANNEL_BY_CODE[submission[0]],
-        client=extra[0],
-        transport_error=extra[1],
+        client=client,
+        transport_error=transport_error,
     )
-
-
-def _strings(data: bytes, offset: int, names: tuple[str, ...]) -> tuple[list[str | None], int]:
-    strings: list[str | None] = []
-    for name in names:
-        (length,) = _U16.unpack_from(data, offset)
-        offset += 2
-        if length == _ABSENT:
-            strings.append(None)
-            continue
-        end = offset + length
-        if end > len(data):
-            raise ValueError(f"corrupt invoice state record: {name} truncated")
-        strings.append(data[offset:end].decode("utf-8"))
-        offset = end
-    return strings, offset

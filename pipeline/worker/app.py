@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
 import faust
@@ -26,14 +26,16 @@ from faust.types import TP
 from rocksdict import ReadOptions
 
 from pipeline import intake
+from pipeline.api_tokens import TokenSet
 from pipeline.contracts import InvoiceIssued, InvoiceSubmitted, TaxAcknowledged
+from pipeline.contracts.action import InvoiceAction
 from pipeline.correlation.alerts import Alert
 from pipeline.correlation.maintenance import MaintenanceCalendar
 from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.rules import synced_transition
 from pipeline.correlation.sla import SlaRules, Thresholds
-from pipeline.correlation.state import InvoiceState
+from pipeline.correlation.state import InvoiceState, UndecodableRecord
 from pipeline.kafka_options import faust_credentials
 from pipeline.logs import get_logger
 from pipeline.metrics import AGE_BANDS, Metrics
@@ -41,11 +43,22 @@ from pipeline.settings import Settings
 from pipeline.topics import MAX_MESSAGE_BYTES
 from pipeline.worker.correlator import Correlator
 from pipeline.worker.deadletter import dead_letter_headers
-from pipeline.worker.wire import alert_key, alert_to_json, to_ack, to_issued, to_submission
+from pipeline.worker.failures import is_infrastructure, next_backoff
+from pipeline.worker.guard import Routes, guard
+from pipeline.worker.wire import (
+    alert_headers,
+    alert_key,
+    alert_source,
+    alert_to_json,
+    to_ack,
+    to_action,
+    to_issued,
+    to_submission,
+)
 
 log = get_logger(__name__)
 
-E = TypeVar("E", InvoiceIssued, InvoiceSubmitted, TaxAcknowledged)
+E = TypeVar("E", InvoiceIssued, InvoiceSubmitted, TaxAcknowledged, InvoiceAction)
 
 PRODUCER_LINGER_MS = 5
 PRODUCER_BATCH_BYTES = 1024 * 1024
@@ -55,6 +68,9 @@ DUE_CHECK_SPACING = 0.1
 #: Records of a partition checked for expiry per tick (synced past retention, held acks):
 #: 500/s per partition walks a 10-million-record worker table in under an hour.
 SWEEP_PER_TICK = 500
+#: How long one end-offset request (the watermark's sample) may take before the broker counts
+#: as lost.
+END_OFFSETS_TIMEOUT = 5.0
 
 
 class CommitSensor(faust.Sensor):
@@ -72,10 +88,13 @@ class InvoiceSyncApp:
     """Builds and holds the faust app and the correlator for one worker process."""
 
     def __init__(self, settings: Settings, metrics: Metrics, sla: SlaRules | None = None,
+                 tokens: TokenSet | None = None,
                  maintenance: MaintenanceCalendar | None = None) -> None:
         self.settings = settings
         self.metrics = metrics
         s = settings
+        #: The operator API's routes and the roles they need (filled by register_views).
+        self.routes = Routes()
         self.app = faust.App(
             s.app_id,
             broker=s.broker,
@@ -89,6 +108,14 @@ class InvoiceSyncApp:
             web_enabled=True,
             web_port=s.web_port,
             web_bind=s.web_bind,
+            # Only our views answer (worker/guard.py): faust's /router, /table, /graph, stats
+            # and /performance would expose topology and table data without authentication.
+            web_router_enabled=False,
+            web_tables_enabled=False,
+            web_stats_enabled=False,
+            web_graph_enabled=False,
+            web_metrics_enabled=False,
+            web_application_options={"middlewares": [guard(self.routes, tokens)]},
             # What this worker advertises to the group: key lookups are routed here for the
             # partitions it owns (faust's table_route), and /pending fans out to it.
             # None: faust's default, http://HOSTNAME:WEB_PORT.
@@ -119,11 +146,13 @@ class InvoiceSyncApp:
         self.app.sensors.add(CommitSensor(metrics))
         raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
                                "key_serializer": "raw", "value_serializer": "raw"}
-        # The submitted topic (optional) is a third co-partitioned input of the same agent.
-        inputs = [s.topic_issued, s.topic_acknowledged, s.topic_ticks]
+        # The submitted topic (optional) is one more co-partitioned input of the same agent.
+        inputs = [s.topic_issued, s.topic_acknowledged, s.topic_ticks, s.topic_actions]
         if s.topic_submitted is not None:
             inputs.append(s.topic_submitted)
         self.source = self.app.topic(*inputs, partitions=s.partitions, **raw)
+        # Operators' close/reopen actions, sent by the API on the invoice's owner.
+        self.actions = self.app.topic(s.topic_actions, partitions=s.partitions, **raw)
         self.ticks = self.app.topic(s.topic_ticks, partitions=s.partitions, **raw)
         # Routes invoice lookups to the worker owning the key's partition (see worker/api.py).
         self.issued = self.app.topic(s.topic_issued, partitions=s.partitions, **raw)
@@ -144,6 +173,7 @@ class InvoiceSyncApp:
             max_clock_skew=s.max_clock_skew,
             retention=s.retention,
             on_transition=self._count_transition,
+            on_isolated=lambda reason: metrics.isolated.labels(reason=reason).inc(),
             maintenance=maintenance,
             submissions_tracked=s.topic_submitted is not None,
         )
@@ -164,23 +194,71 @@ class InvoiceSyncApp:
     async def _correlate(self, stream: Any) -> None:
         async for event in stream.events():
             message = event.message
+            await self._process(message)
+            self._next_offsets[message.tp] = message.offset + 1
+            if message.topic != self.settings.topic_ticks:
+                await self._fire_due_between_ticks(message.partition)
+
+    async def _process(self, message: Any) -> None:
+        """Handle one message; only return once its effect (or its dead letter) is durable.
+
+        An infrastructure failure (failures.py) is retried with backoff, the offset held: the
+        event was valid. Any other failure is a defect of the record: it is dead-lettered
+        (the partition goes on). A tick is never dead-lettered nor retried here: the
+        correlator keeps its invoices scheduled (backing off) or isolates a defective one.
+        """
+        if message.topic == self.settings.topic_ticks:
             try:
                 await self._dispatch(message)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a bug on one message must not stop the partition
-                log.exception("processing_failed", topic=message.topic,
-                              partition=message.partition, offset=message.offset)
-                await self._dead_letter(message, "processing_error", repr(exc)[:500])
-            self._next_offsets[message.tp] = message.offset + 1
-            if message.topic != self.settings.topic_ticks:
-                await self._fire_due_between_ticks(message.partition)
+            except Exception as exc:
+                log.warning("tick_failed", partition=message.partition, error=repr(exc)[:500])
+            return
+        try:
+            await self._retrying(message, lambda: self._dispatch(message))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a defect of this record must not stop the partition
+            log.exception("processing_failed", topic=message.topic,
+                          partition=message.partition, offset=message.offset)
+            error = repr(exc)[:500]
+            # The invoice's stored record is in a format this version cannot read: it stays
+            # untouched, the event waits in the dead-letter topic for a worker that can.
+            reason = ("undecodable_state" if isinstance(exc, UndecodableRecord)
+                      else "processing_error")
+            exception_class = f"{type(exc).__module__}.{type(exc).__qualname__}"
+            await self._retrying(message, lambda: self._dead_letter(message, reason, error,
+                                                                    exception_class))
+
+    async def _retrying(self, message: Any, work: Callable[[], Awaitable[None]]) -> None:
+        """``work()``, repeated after a backoff while it fails on the infrastructure."""
+        delay: float | None = None
+        while True:
+            try:
+                await work()
+                return
+            except Exception as exc:
+                if not is_infrastructure(exc):
+                    raise
+                delay = next_backoff(delay)
+                self.metrics.retries.labels(topic=message.topic).inc()
+                log.warning("processing_retried", topic=message.topic,
+                            partition=message.partition, offset=message.offset,
+                            retry_in=delay, error=repr(exc)[:500])
+                await asyncio.sleep(delay)
 
     async def _dispatch(self, message: Any) -> None:
         s = self.settings
         self._ensure_rebuilt()
         if message.topic == s.topic_ticks:
             await self._on_tick(message.partition, sweep=True)
+            return
+        if message.topic == s.topic_actions:
+            action = await self._admit(message, intake.classify("action", message.key,
+                                                                message.value))
+            if action is not None:
+                await self.correlator.on_action(to_action(action), message.partition)
             return
         if message.topic == s.topic_issued:
             issued = await self._admit(message, intake.classify("issued", message.key,
@@ -245,8 +323,7 @@ class InvoiceSyncApp:
 
     async def _on_tick(self, partition: int, *, sweep: bool = False) -> None:
         tp = TP(self.settings.topic_acknowledged, partition)
-        await self.correlator.on_tick(partition, end_offset=self._end_offset(tp),
-                                      committed=self._committed(tp))
+        await self.correlator.on_tick(partition, committed=self._committed(tp))
         if sweep:
             await self.correlator.sweep(partition, self._sweep_slice(partition))
 
@@ -294,8 +371,11 @@ class InvoiceSyncApp:
 
     async def emit_alerts(self, alerts: Sequence[Alert]) -> None:
         """Send alerts keyed by invoice id and wait until the broker has every one."""
+        source = alert_source(self.settings.app_id)
         pending = [
-            await self.alerts.send(key=alert_key(a), value=alert_to_json(a)) for a in alerts
+            await self.alerts.send(key=alert_key(a), value=alert_to_json(a),
+                                   headers=alert_headers(a, source))
+            for a in alerts
         ]
         await asyncio.gather(*pending)
         for alert in alerts:
@@ -303,10 +383,19 @@ class InvoiceSyncApp:
                      severity=alert.severity, invoice_id=alert.invoice_id,
                      region_code=alert.region_code, message=alert.message)
 
-    async def _dead_letter(self, message: Any, reason: str, error: str) -> None:
+    async def _dead_letter(self, message: Any, reason: str, error: str,
+                           exception_class: str | None = None) -> None:
+        # The original headers and timestamp travel with it, so a replay is the same record.
         headers = dead_letter_headers(message.topic, message.partition, message.offset,
-                                      reason, error)
-        await self.dlq.send(key=message.key, value=message.value, headers=headers)
+                                      reason, error, original=message.headers,
+                                      exception_class=exception_class)
+        # faust's send only queues the record: await its delivery too, so the event (and its
+        # offset) is done only once the dead letter is in Kafka; a failure raises to the caller,
+        # which retries (failures.py). The original headers and timestamp travel with it, so a
+        # replay is the same record.
+        delivery = await self.dlq.send(key=message.key, value=message.value, headers=headers,
+                                       timestamp=message.timestamp)
+        await delivery
         self.metrics.dead_letters.labels(topic=message.topic, reason=reason).inc()
         log.warning("dead_lettered", topic=message.topic, partition=message.partition,
                     offset=message.offset, reason=reason, error=error)
@@ -314,10 +403,35 @@ class InvoiceSyncApp:
     # -- timer ----------------------------------------------------------------------------
 
     async def _send_ticks(self) -> None:
+        await self._sample_end_offsets()
         for partition in sorted(self.active_partitions()):
             await self.ticks.send(value=b"", partition=partition)
         self._refresh_lag_gauges()
         self._refresh_pending_gauges()
+
+    async def _sample_end_offsets(self) -> None:
+        """Ask the broker for the ack partitions' end offsets: the watermark's samples.
+
+        The time is read BEFORE the request is sent, so every ack appended before it lies below
+        the answer (docs/watermark.md). A failed request adds no sample: the watermark stays.
+        """
+        partitions = sorted(self.active_partitions())
+        if not partitions:
+            return
+        tps = [TP(self.settings.topic_acknowledged, p) for p in partitions]
+        watermarks = self.correlator.watermarks
+        at = time.time()
+        try:
+            ends = await asyncio.wait_for(self.app.consumer.highwaters(*tps),
+                                          timeout=END_OFFSETS_TIMEOUT)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # aiokafka errors, timeout, consumer restarting
+            log.warning("end_offsets_failed", error=repr(exc)[:200])
+            return
+        for tp, end in ends.items():
+            if tp.partition in partitions:
+                watermarks.sample(tp.partition, at, end)
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -396,7 +510,7 @@ class InvoiceSyncApp:
                     lag += max(0, end - max(self._next_offsets.get(tp, 0), committed or 0))
                 if topic == s.topic_acknowledged:
                     marks.append(self.correlator.watermarks.value(
-                        partition, end_offset=end, committed=committed, now=now))
+                        partition, committed=committed, now=now))
             m.lag.labels(topic=topic).set(lag)
         if marks:
             m.watermark.set(min(marks))

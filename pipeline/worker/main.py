@@ -11,7 +11,13 @@ from pipeline.correlation.sla import SlaRulesError
 from pipeline.logs import configure_logging, get_logger
 from pipeline.maintenance_file import MaintenanceFileError
 from pipeline.metrics import Metrics
-from pipeline.settings import SettingsError, load_maintenance_windows, load_settings, load_sla
+from pipeline.settings import (
+    SettingsError,
+    load_api_tokens,
+    load_maintenance_windows,
+    load_settings,
+    load_sla,
+)
 from pipeline.topics import TopicLayoutError, ensure_topics
 
 log = get_logger(__name__)
@@ -22,6 +28,7 @@ def run_worker() -> int:
     try:
         settings = load_settings()
         sla = load_sla(settings)
+        tokens = load_api_tokens(settings)
         maintenance = load_maintenance_windows(settings)
     except (SettingsError, SlaRulesError, MaintenanceFileError) as exc:
         print(f"invoice-sync: {exc}", file=sys.stderr)
@@ -41,7 +48,13 @@ def run_worker() -> int:
         return 1
     from pipeline.worker.app import InvoiceSyncApp
 
-    worker = InvoiceSyncApp(settings, Metrics(), sla, maintenance)
+    if tokens is None:
+        log.warning("api_auth_disabled",
+                    message="INVOICE_SYNC_API_AUTH=disabled: the operator API answers anyone "
+                            "who reaches the port; for local demos only")
+    else:
+        log.info("api_tokens_loaded", names=[f"{n}:{r}" for n, r in tokens.names()])
+    worker = InvoiceSyncApp(settings, Metrics(), sla, tokens, maintenance)
     log.info("worker_starting", broker=settings.broker, partitions=settings.partitions,
              warn_after=settings.warn_after, critical_after=settings.critical_after,
              data_dir=str(settings.data_dir), web_port=settings.web_port)

@@ -45,11 +45,17 @@ def issued(n: int, at: float) -> Issued:
     return Issued(f"inv-{n}", f"ev-{n}", at, "110000", "erp-a", "91350100M000100Y43")
 
 
+async def tick(c: Correlator, clock: Clock, partition: int) -> None:
+    """A tick with the ack partition caught up (end offset 0 sampled now): the watermark is now."""
+    c.watermarks.sample(partition, clock.now, 0)
+    await c.on_tick(partition, committed=0)
+
+
 async def tick_until(c: Correlator, clock: Clock, until: float, partitions: range) -> None:
     while clock.now < until:
         clock.now += 5
         for partition in partitions:
-            await c.on_tick(partition, end_offset=0, committed=0)
+            await tick(c, clock, partition)
 
 
 async def test_a_planned_upgrade_raises_two_maintenance_alerts_not_a_storm() -> None:
@@ -78,7 +84,7 @@ async def test_a_planned_upgrade_raises_two_maintenance_alerts_not_a_storm() -> 
     # A restarted worker announces the window's alerts once more, with the same ids.
     again = Sink()
     restarted = correlator(clock, again, store)
-    await restarted.on_tick(0, end_offset=0, committed=0)
+    await tick(restarted, clock, 0)
     assert [a.alert_id for a in again.sent] == [sink.sent[1].alert_id, later[0].alert_id]
 
 
@@ -86,11 +92,11 @@ async def test_only_partition_0_announces() -> None:
     clock, sink, store = Clock(), Sink(), {}
     c = correlator(clock, sink, store)
     clock.now = T0 + 150
-    await c.on_tick(1, end_offset=0, committed=0)
-    await c.on_tick(2, end_offset=0, committed=0)
+    await tick(c, clock, 1)
+    await tick(c, clock, 2)
     assert sink.sent == []
-    await c.on_tick(0, end_offset=0, committed=0)
-    await c.on_tick(0, end_offset=0, committed=0)
+    await tick(c, clock, 0)
+    await tick(c, clock, 0)
     assert [a.kind for a in sink.sent] == ["maintenance"]
 
 

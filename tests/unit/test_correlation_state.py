@@ -21,7 +21,16 @@ from pipeline.correlation import (
     on_due,
     on_issued,
 )
-from pipeline.correlation.state import SEEN_LIMIT, event_hash, remember
+from pipeline.correlation.facts import Action
+from pipeline.correlation.state import (
+    FORMAT_VERSION,
+    LATEST_VERSION,
+    SEEN_LIMIT,
+    UndecodableRecord,
+    UnsupportedVersion,
+    event_hash,
+    remember,
+)
 
 T0 = 1_764_400_000.123
 SLA = Thresholds(900.0, 3600.0)
@@ -48,6 +57,17 @@ states = st.builds(
     resolved_at=times,
     expires_at=times,
     seen=st.lists(st.integers(0, 2**64 - 1), max_size=SEEN_LIMIT).map(tuple),
+    seller_name=texts,
+    invoice_number=texts,
+    total_amount_cents=st.none() | st.integers(-(2**63), 2**63 - 1),
+    actions=st.lists(st.builds(
+        Action, invoice_id=st.just(""), action_id=st.text(max_size=40),
+        kind=st.sampled_from(["close", "reopen"]), at=st.floats(allow_nan=False),
+        actor=st.text(max_size=64), reason=texts, note=texts), max_size=8).map(tuple),
+).map(lambda s: replace(s, actions=tuple(replace(a, invoice_id=s.invoice_id)
+                                          for a in s.actions)))  # stored once per record
+submitted_states = st.builds(
+    replace, states,
     submitted_at=times,
     attempts=st.integers(0, 2**16 - 1),
     channel=st.sampled_from([None, "leqi", "web", "third_party"]),
@@ -56,13 +76,18 @@ states = st.builds(
 )
 
 
-def test_without_a_submission_the_record_stays_version_1() -> None:
+@given(submitted_states)
+def test_round_trip_with_an_upload(state: InvoiceState) -> None:
+    assert decode(encode(state)) == state
+
+
+def test_without_a_submission_the_record_stays_version_2() -> None:
     plain = InvoiceState("25112000000012345678", 3, issued_at=T0, region_code="110000")
-    assert encode(plain)[0] == 1
+    assert encode(plain)[0] == FORMAT_VERSION == 2
     submitted = replace(plain, submitted_at=T0 + 1, attempts=2, channel="leqi",
                         client="uploader/3.2.1", transport_error="connect timeout")
     data = encode(submitted)
-    assert data[0] == 2
+    assert data[0] == LATEST_VERSION == 3
     assert len(data) - len(encode(plain)) == 11 + 2 + 14 + 2 + 15  # header, client, error
     assert decode(data) == submitted
 
@@ -74,7 +99,9 @@ def test_round_trip(state: InvoiceState) -> None:
 
 def realistic(step: str) -> InvoiceState:
     invoice_id = "25112000000012345678"
-    issued = Issued(invoice_id, str(uuid.uuid4()), T0, "110000", "erp-a", "91350100M000100Y43")
+    issued = Issued(invoice_id, str(uuid.uuid4()), T0, "110000", "erp-a", "91350100M000100Y43",
+                    seller_name="北京示例科技有限公司", invoice_number=invoice_id,
+                    total_amount_cents=11300)
     state, _ = on_issued(None, issued, now=T0 + 1.5, sla=SLA, partition=11)
     if step == "pending":
         return state  # type: ignore[return-value]
@@ -114,16 +141,27 @@ def test_worst_case_record_is_bounded() -> None:
     assert len(encode(state)) < 1024
 
 
-def test_format_starts_with_version_1() -> None:
-    assert encode(InvoiceState("x", 0))[0] == 1
+def test_format_starts_with_version_2() -> None:
+    assert encode(InvoiceState("x", 0))[0] == 2
+
+
+def test_version_1_records_are_still_read() -> None:
+    """A version-1 record (written before seller name, amount and actions) is the same state
+    with those fields absent: byte layout of v1 = v2 without the appended part."""
+    state = realistic("rejected")
+    legacy = replace(state, seller_name=None, invoice_number=None, total_amount_cents=None)
+    v2 = encode(legacy)
+    v1 = b"\x01" + v2[1:-6]  # v2 appends: extras 0, two absent strings, no actions
+    assert v2[-6:] == b"\x00\xff\xff\xff\xff\x00"
+    assert decode(v1) == legacy
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
         (b"", "unsupported invoice state format version None"),
-        (b"\x03" + encode(InvoiceState("x", 0))[1:], "unsupported invoice state format version 3"),
-        (b"\x02" + encode(InvoiceState("x", 0))[1:], "corrupt invoice state record"),
+        (b"\x04" + encode(InvoiceState("x", 0))[1:], "unsupported invoice state format version 4"),
+        (b"\x03" + encode(InvoiceState("x", 0))[1:], "corrupt invoice state record"),
         (encode(InvoiceState("x", 0))[:-3], "corrupt"),
         (encode(InvoiceState("x", 0)) + b"\x00", "trailing bytes"),
         (b"\x01\x09" + encode(InvoiceState("x", 0))[2:], "corrupt"),
@@ -131,8 +169,16 @@ def test_format_starts_with_version_1() -> None:
     ],
 )
 def test_decode_rejects_bad_data(data: bytes, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UndecodableRecord, match=message):
         decode(data)
+
+
+def test_a_newer_version_is_told_apart_from_corruption() -> None:
+    with pytest.raises(UnsupportedVersion):
+        decode(bytes([LATEST_VERSION + 1]) + encode(InvoiceState("x", 0))[1:])
+    with pytest.raises(UndecodableRecord) as corrupt:
+        decode(encode(InvoiceState("x", 0))[:-3])
+    assert not isinstance(corrupt.value, UnsupportedVersion)
 
 
 def test_too_long_text_is_refused() -> None:
