@@ -27,6 +27,7 @@ from pydantic_core import TzInfo
 
 from pipeline.contracts import InvoiceIssued, WireEvent
 from pipeline.contracts.money import MONEY_PATTERN
+from pipeline.contracts.timestamps import EARLIEST, LATEST
 from pipeline.taxpayer import TaxpayerIdCheck, check_taxpayer_id
 
 M = TypeVar("M", bound=WireEvent)
@@ -88,8 +89,13 @@ def _timestamp(value: Any) -> datetime | None:
         return None
     # pydantic's own tzinfo class, as the contract gives it (a constructor call, because
     # datetime.replace() costs several times more)
-    return datetime(d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond,
-                    _zone("Z" if value[-1] == "Z" else value[-6:]))
+    stamp = datetime(d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond,
+                     _zone("Z" if value[-1] == "Z" else value[-6:]))
+    # Outside the contract's [EARLIEST, LATEST) the contract gives the verdict and the message
+    # (the year test first: comparing a year-1 or year-9999 time with an offset can overflow).
+    if not 1999 <= d.year <= 2100 or not EARLIEST <= stamp < LATEST:
+        return None
+    return stamp
 
 
 def _money(value: Any) -> Decimal | None:

@@ -98,7 +98,7 @@ class OperatorApi:
 
     def load(self, invoice_id: str) -> InvoiceState | None:
         """The stored record; Unavailable if this version cannot read it (a newer format)."""
-        raw = self.worker.table.get(invoice_id)
+        raw = self.worker.batch_store.find(invoice_id)
         if raw is None:
             return None
         try:
@@ -132,7 +132,8 @@ class OperatorApi:
     async def local_summary(self, query: SummaryQuery) -> Summary:
         summary = Summary()
         async with self._scanning:
-            for count, (invoice_id, raw) in enumerate(self.worker.table.items(), start=1):
+            for count, (invoice_id, raw) in enumerate(self.worker.batch_store.records(),
+                                                      start=1):
                 try:
                     state = decode(raw)
                 except UndecodableRecord as exc:  # a partial summary would read as complete

@@ -27,6 +27,7 @@ def fake_worker(budget: int) -> Any:
         book.update(None, state)
     return SimpleNamespace(
         app=SimpleNamespace(), table=table, correlator=SimpleNamespace(pending=book),
+        batch_store=SimpleNamespace(records=lambda: iter(table.items()), find=table.get),
         settings=SimpleNamespace(api_scan_budget=budget), state_rebuilt=lambda: True,
         active_partitions=lambda: {0})
 
