@@ -175,8 +175,7 @@ class InvoiceSyncApp:
         self.issued = self.app.topic(s.topic_issued, partitions=s.partitions, **raw)
         self.alerts = self.app.topic(s.topic_alerts, **raw)
         self.dlq = self.app.topic(s.topic_dlq, **raw)
-        batch_topics(self.app, [s.topic_issued, s.topic_acknowledged, s.topic_ticks,
-                                s.topic_actions])
+        batch_topics(self.app, inputs)  # every input, the submitted topic included
         # faust recovers this table from its changelog and routes lookups by it; the agent
         # writes its RocksDB and changelog a batch at a time through the batch store.
         self.table = self.app.Table(
