@@ -15,9 +15,11 @@ and for faust's recovery, which applies records in order). Recovery from the cha
 (an empty data dir) rebuilds the same records.
 
 Private faust 0.15.3 store API used, only here: ``Store._db_for_partition``, ``Store._dbs``,
-``Store.offset_key`` (checked by tests/unit/test_faust_internals.py). Keys are the invoice id's
-UTF-8 bytes and values the encoded record, exactly what faust's table with ``key_type=str`` and
-``value_type=bytes`` stores (the raw codec).
+``Store.offset_key`` (checked by tests/unit/test_faust_internals.py). Keys and values are exactly
+what faust's table with ``key_type=str`` and ``value_type=bytes`` stores: the invoice id as a JSON
+string (faust's "json" key codec, orjson when installed: ``"2411..."`` with the quotes) and the
+encoded record as it is (the "raw" codec). Workers of earlier versions, which wrote through
+faust's table, and this store therefore read each other's RocksDB files and changelogs.
 """
 
 from __future__ import annotations
@@ -25,9 +27,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any, Protocol
 
+import orjson
 from rocksdict import ReadOptions, WriteBatch
 
 from pipeline.worker import killpoint
+
+
+def stored_key(invoice_id: str) -> bytes:
+    """The RocksDB and changelog key of ``invoice_id``: faust's JSON key codec."""
+    return orjson.dumps(invoice_id)
+
+
+def invoice_id_of(stored: bytes) -> str:
+    """Inverse of :func:`stored_key`."""
+    invoice_id: str = orjson.loads(stored)
+    return invoice_id
 
 
 class BatchProducer(Protocol):
@@ -54,7 +68,7 @@ class PartitionBatch:
         changes = self.changes
         if invoice_id in changes:
             return changes[invoice_id]
-        value: bytes | None = self._db.get(invoice_id.encode())
+        value: bytes | None = self._db.get(stored_key(invoice_id))
         return value
 
     def put(self, invoice_id: str, record: bytes) -> None:
@@ -134,7 +148,7 @@ class BatchStore:
 
     def find(self, invoice_id: str) -> bytes | None:
         """The persisted record of ``invoice_id`` in any partition open here (operator API)."""
-        key = invoice_id.encode()
+        key = stored_key(invoice_id)
         for db in list(self._store._dbs.values()):
             value: bytes | None = db.get(key)
             if value is not None:
@@ -156,7 +170,7 @@ class BatchStore:
         write = WriteBatch(raw_mode=True)
         encoded = []
         for invoice_id, record in batch.changes.items():
-            key = invoice_id.encode()
+            key = stored_key(invoice_id)
             encoded.append((key, record))
             if record is None:
                 write.delete(key)
@@ -208,4 +222,4 @@ class BatchStore:
         for raw_key, value in rows:
             if raw_key in (after, offset_key):
                 continue
-            yield raw_key, raw_key.decode(), value
+            yield raw_key, invoice_id_of(raw_key), value

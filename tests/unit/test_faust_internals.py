@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import faust
+import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from faust.stores.rocksdb import Store as RocksStore
@@ -24,6 +25,7 @@ from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 from intervaltree import IntervalTree
 
+from pipeline.worker.store import invoice_id_of, stored_key
 from pipeline.worker.transport import BatchConsumer, Transport, batch_topics
 
 
@@ -156,3 +158,15 @@ def test_commits_reach_the_end_of_each_acked_batch_and_never_pass_an_unacked_one
     assert commit() is None  # batch 10..19 delivered but not acked: not committed
     ack(19)
     assert commit() == 20
+
+
+@pytest.mark.parametrize("invoice_id", ["24111000000000000001", "044001900111-12345678",
+                                        "发票-1", 'quote"and\\slash'])
+def test_batch_store_keys_are_faust_table_keys(invoice_id: str) -> None:
+    # Workers that wrote through faust's table and the batch store must read each other's
+    # RocksDB files and changelogs: the same key bytes, both ways.
+    app = faust.App("keys", broker="kafka://127.0.0.1:1", store="memory://")
+    table = app.Table("invoices", key_type=str, value_type=bytes)
+    faust_key = app.serializers.dumps_key(str, invoice_id, serializer=table.key_serializer)
+    assert stored_key(invoice_id) == faust_key
+    assert invoice_id_of(faust_key) == invoice_id
