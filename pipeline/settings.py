@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     retention: Duration = 7 * 86400.0
     max_clock_skew: Duration = 300.0
     tick_interval: Duration = 1.0
+    #: After the worker regains a broker it lost, deadlines that fell during the loss wait this
+    #: long before firing, so acks buffered in producers meanwhile can land (docs/watermark.md).
+    reconnect_settle: Duration = 120.0
     sla_rules: Path | None = None
     #: Declared maintenance windows (pipeline/maintenance_file.py); unset: none.
     maintenance_windows: Path | None = None

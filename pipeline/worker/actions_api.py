@@ -32,7 +32,7 @@ from pipeline.worker.api import FORWARDED, OperatorApi, Unavailable, error
 from pipeline.worker.guard import principal_of
 
 if TYPE_CHECKING:
-    from pipeline.worker.app import InvoiceSyncApp
+    from pipeline.worker.serving import ServedWorker
 
 log = get_logger(__name__)
 
@@ -62,7 +62,7 @@ def parse_body(kind: str, body: bytes) -> tuple[str | None, str | None]:
     return reason, note
 
 
-def register_actions(worker: InvoiceSyncApp, api: OperatorApi) -> None:
+def register_actions(worker: ServedWorker, api: OperatorApi) -> None:
     """Attach the two operator actions (role ``operator``, worker/guard.py)."""
     app, routes = worker.app, worker.routes
 

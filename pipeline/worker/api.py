@@ -53,7 +53,7 @@ from pipeline.queries.summary import Summary
 from pipeline.queries.views import invoice_view
 
 if TYPE_CHECKING:
-    from pipeline.worker.app import InvoiceSyncApp
+    from pipeline.worker.serving import ServedWorker
 
 log = get_logger(__name__)
 
@@ -87,7 +87,7 @@ def error(web: Any, status: int, code: str, message: str, **extra: Any) -> Any:
 class OperatorApi:
     """Local answers and the fan-out over the group, for one worker."""
 
-    def __init__(self, worker: InvoiceSyncApp) -> None:
+    def __init__(self, worker: ServedWorker) -> None:
         self.worker = worker
         self.app = worker.app
         # One table scan at a time on this worker: concurrent /summary calls queue here
@@ -122,8 +122,8 @@ class OperatorApi:
         issued_before = None if query.older_than is None else now - query.older_than
         while True:
             # A fresh iterator after each yield: the book changes while events are applied.
-            book = self.worker.correlator.pending
-            scan.feed(book.oldest_first(after=scan.position, issued_before=issued_before),
+            scan.feed(self.worker.pending_oldest_first(after=scan.position,
+                                                       issued_before=issued_before),
                       self.owned, slice_size=SCAN_SLICE)
             if scan.done:
                 return scan.page()
@@ -232,8 +232,9 @@ class OperatorApi:
         return report
 
 
-def register_api(worker: InvoiceSyncApp) -> None:
-    """Attach the operator API views to the worker's faust app (roles: worker/guard.py)."""
+def register_api(worker: ServedWorker) -> OperatorApi:
+    """Attach the operator API's read views to the worker's faust app (roles:
+    worker/guard.py); the API, for the action views (worker/actions_api.py)."""
     app, api, routes = worker.app, OperatorApi(worker), worker.routes
 
     def query_of(request: Any) -> dict[str, str]:
@@ -290,6 +291,4 @@ def register_api(worker: InvoiceSyncApp) -> None:
             return (await api.local_summary(parse_summary(query_of(request)))).to_json()
         return await answer(web, local)
 
-    from pipeline.worker.actions_api import register_actions
-
-    register_actions(worker, api)
+    return api

@@ -13,17 +13,26 @@ table writes happen in stream iteration as faust requires.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
+from dataclasses import dataclass
 
 from pipeline.correlation import actions, rules
-from pipeline.correlation.alerts import Alert
+from pipeline.correlation.alerts import Alert, Scope
 from pipeline.correlation.causes import Cause, window_cause
 from pipeline.correlation.deadlines import DeadlineIndex
 from pipeline.correlation.facts import Ack, Action, Issued, Submission
 from pipeline.correlation.maintenance import MaintenanceCalendar, MaintenanceWindow
 from pipeline.correlation.maintenance_alerts import maintenance_alert
 from pipeline.correlation.outage import OutageDetector
-from pipeline.correlation.pending import PendingBook
+from pipeline.correlation.pending import PendingBooks
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.sla import SlaRules
 from pipeline.correlation.state import InvoiceState, UndecodableRecord, decode, encode
@@ -42,6 +51,21 @@ MAX_DUE_PER_TICK = 5000
 ANNOUNCE_LINGER = 3600.0
 
 
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """What one event did to one invoice: its record before and after, the alerts it raised,
+    and the sync it completed (computed once, here, for every consumer of the transition).
+    Outage alerts concern no invoice: ``old`` and ``new`` are None."""
+
+    old: InvoiceState | None
+    new: InvoiceState | None
+    alerts: Sequence[Alert]
+    sync: rules.Sync | None
+
+
+OnTransition = Callable[[Transition], None]
+
+
 class Correlator:
     """Applies issued, acknowledged and tick events of the partitions this worker owns."""
 
@@ -55,8 +79,7 @@ class Correlator:
         drain: TokenBucket,
         max_clock_skew: float = 300.0,
         retention: float = 7 * 86400.0,
-        on_transition: Callable[[InvoiceState | None, InvoiceState | None, Sequence[Alert]], None]
-        | None = None,
+        on_transition: OnTransition | None = None,
         clock: Callable[[], float] = time.time,
         maintenance: MaintenanceCalendar | None = None,
         submissions_tracked: bool = False,
@@ -80,7 +103,7 @@ class Correlator:
         self._retry_at: dict[int, float] = {}
         self.watermarks = AckWatermarks()
         self.deadlines: dict[int, DeadlineIndex] = {}
-        self.pending = PendingBook()
+        self.pending = PendingBooks()
 
     # -- events ---------------------------------------------------------------------------
 
@@ -162,7 +185,7 @@ class Correlator:
         if outage_alerts:
             await self.emit(outage_alerts)
             if self.on_transition is not None:
-                self.on_transition(None, None, outage_alerts)
+                self.on_transition(Transition(None, None, outage_alerts, None))
 
     def _explain(self, now: float) -> rules.Explain | None:
         """Names the declared window an unsynced invoice waited through. The other causes need
@@ -196,7 +219,7 @@ class Correlator:
         await self.emit(alerts)
         self.announced.update((window.window_id, phase) for window, phase in due)
         if self.on_transition is not None:
-            self.on_transition(None, None, alerts)
+            self.on_transition(Transition(None, None, alerts, None))
 
     async def _fire(self, invoice_id: str, partition: int, now: float,
                     watermark: float) -> None:
@@ -252,12 +275,71 @@ class Correlator:
             expired += 1
         return expired
 
+    # -- what the adapter may ask -----------------------------------------------------------
+
+    def next_due(self, partition: int) -> float | None:
+        """The earliest deadline of ``partition`` if it has passed (watermark not considered)."""
+        index = self.deadlines.get(partition)
+        due_at = None if index is None else index.peek()
+        return due_at if due_at is not None and due_at <= self.clock() else None
+
+    def sample_ack_end_offset(self, partition: int, at: float, end_offset: int) -> None:
+        """The ack partition's end offset as the broker gave it, asked at ``at``."""
+        self.watermarks.sample(partition, at, end_offset)
+
+    def watermark(self, partition: int, *, committed: int | None, now: float) -> float:
+        """The ack watermark of ``partition`` (pipeline/correlation/watermark.py)."""
+        return self.watermarks.value(partition, committed=committed, now=now)
+
+    def pending_counts(self) -> Mapping[tuple[str, str], int]:
+        """Pending invoices by (region code, age band)."""
+        return self.pending.counts
+
+    def unsynced_by_cause(self) -> Mapping[str, int]:
+        """Alerted, still pending invoices by the probable-cause code their alert named."""
+        return self.pending.causes
+
+    def oldest_pending_issued_at(self) -> float | None:
+        return self.pending.oldest_issued_at()
+
+    def pending_oldest_first(self, *, after: tuple[float, str] | None,
+                             issued_before: float | None) -> Iterator[tuple[float, str]]:
+        """(issued_at, invoice id) of pending invoices, oldest first (operator API)."""
+        return self.pending.oldest_first(after=after, issued_before=issued_before)
+
+    def degraded(self) -> list[tuple[Scope, str]]:
+        """(scope, value) of the outage episodes now open."""
+        return self.outages.active()
+
     # -- state ----------------------------------------------------------------------------
 
     def rebuild(self, records: Iterable[tuple[str, bytes]], partitions: set[int]) -> int:
-        """Re-derive deadline heaps and pending counts from the table after (re)assignment."""
-        self.deadlines = {p: DeadlineIndex() for p in partitions}
-        self.pending = PendingBook()
+        """Re-derive deadline heaps and pending counts of ``partitions`` from the table, all
+        at once (the worker rebuilds in slices: :meth:`begin_rebuild`, :meth:`rebuild_slice`)."""
+        self.begin_rebuild(partitions, partitions)
+        count = self.rebuild_slice(records, partitions)
+        log.info("state_rebuilt", invoices=count, partitions=sorted(partitions))
+        return count
+
+    def begin_rebuild(self, active: set[int], fresh: set[int]) -> None:
+        """After a rebalance: forget partitions not in ``active``, empty the indexes of
+        ``fresh`` ones (to be filled by :meth:`rebuild_slice`), keep the others as they are."""
+        for stale in (set(self.deadlines) | set(self.pending.books)) - active:
+            self.deadlines.pop(stale, None)
+            self.pending.drop(stale)
+        for partition in fresh:
+            self.deadlines[partition] = DeadlineIndex()
+            self.pending.reset(partition)
+        # Only samples and progress recorded since the assignment count (docs/watermark.md).
+        for stale in (set(self.watermarks.partitions()) - active) | fresh:
+            self.watermarks.forget(stale)
+        for stale in (set(self._retry_at) - active) | fresh:
+            self._retry_at.pop(stale, None)
+            self._backoff.pop(stale, None)
+
+    def rebuild_slice(self, records: Iterable[tuple[str, bytes]], partitions: set[int]) -> int:
+        """Add table records of ``partitions`` (being rebuilt) to the indexes; returns how
+        many records of those partitions were added."""
         count = 0
         for invoice_id, raw in records:
             try:
@@ -273,13 +355,7 @@ class Correlator:
             deadline = rules.next_deadline(state)
             if deadline is not None:
                 self.deadlines[state.partition].schedule(state.invoice_id, deadline)
-            self.pending.update(None, state)
-        for stale in set(self.watermarks.partitions()) - partitions:
-            self.watermarks.forget(stale)
-        for stale in set(self._retry_at) - partitions:
-            self._retry_at.pop(stale, None)
-            self._backoff.pop(stale, None)
-        log.info("state_rebuilt", invoices=count, partitions=sorted(partitions))
+            self.pending.update(state.partition, None, state)
         return count
 
     def _load(self, invoice_id: str) -> InvoiceState | None:
@@ -315,9 +391,9 @@ class Correlator:
                 self.store.pop(invoice_id, None)
             else:
                 self.store[invoice_id] = encode(new)
-            self.pending.update(old, new)
+            self.pending.update(partition, old, new)
         index = self.deadlines.setdefault(partition, DeadlineIndex())
         index.schedule(invoice_id, None if new is None else rules.next_deadline(new),
                        was=None if old is None or popped else rules.next_deadline(old))
         if self.on_transition is not None:
-            self.on_transition(old, new, alerts)
+            self.on_transition(Transition(old, new, alerts, sync))

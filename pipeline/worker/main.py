@@ -47,6 +47,7 @@ def run_worker() -> int:
               file=sys.stderr)
         return 1
     from pipeline.worker.app import InvoiceSyncApp
+    from pipeline.worker.web import register_views
 
     if tokens is None:
         log.warning("api_auth_disabled",
@@ -55,6 +56,7 @@ def run_worker() -> int:
     else:
         log.info("api_tokens_loaded", names=[f"{n}:{r}" for n, r in tokens.names()])
     worker = InvoiceSyncApp(settings, Metrics(), sla, tokens, maintenance)
+    register_views(worker)
     log.info("worker_starting", broker=settings.broker, partitions=settings.partitions,
              warn_after=settings.warn_after, critical_after=settings.critical_after,
              data_dir=str(settings.data_dir), web_port=settings.web_port)

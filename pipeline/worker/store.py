@@ -15,11 +15,11 @@ and for faust's recovery, which applies records in order). Recovery from the cha
 (an empty data dir) rebuilds the same records.
 
 Private faust 0.15.3 store API used, only here: ``Store._db_for_partition``, ``Store._dbs``,
-``Store.offset_key`` (checked by tests/unit/test_faust_internals.py). Keys and values are exactly
-what faust's table with ``key_type=str`` and ``value_type=bytes`` stores: the invoice id as a JSON
-string (faust's "json" key codec, orjson when installed: ``"2411..."`` with the quotes) and the
-encoded record as it is (the "raw" codec). Workers of earlier versions, which wrote through
-faust's table, and this store therefore read each other's RocksDB files and changelogs.
+``Store.offset_key`` (checked by tests/unit/test_faust_internals.py). Keys and values are stored
+exactly as faust's table (``key_type=str``, ``value_type=bytes``) stores them: the key is the
+invoice id as a JSON string (faust's default key serializer, ``"2411..."`` with the quotes), the
+value the encoded record as is (raw); :meth:`BatchStore.check_encoding` compares with faust's
+own encoder at start-up.
 """
 
 from __future__ import annotations
@@ -32,14 +32,11 @@ from rocksdict import ReadOptions, WriteBatch
 
 from pipeline.worker import killpoint
 
-
-def stored_key(invoice_id: str) -> bytes:
-    """The RocksDB and changelog key of ``invoice_id``: faust's JSON key codec."""
-    return orjson.dumps(invoice_id)
+#: The stored key of an invoice id, as faust's JSON key serializer writes it.
+encode_key = orjson.dumps
 
 
-def invoice_id_of(stored: bytes) -> str:
-    """Inverse of :func:`stored_key`."""
+def decode_key(stored: bytes) -> str:
     invoice_id: str = orjson.loads(stored)
     return invoice_id
 
@@ -68,7 +65,7 @@ class PartitionBatch:
         changes = self.changes
         if invoice_id in changes:
             return changes[invoice_id]
-        value: bytes | None = self._db.get(stored_key(invoice_id))
+        value: bytes | None = self._db.get(encode_key(invoice_id))
         return value
 
     def put(self, invoice_id: str, record: bytes) -> None:
@@ -142,13 +139,21 @@ class BatchStore:
     def _store(self) -> Any:
         return self._table.data
 
+    def check_encoding(self) -> None:
+        """Fail loudly if faust would store keys or values otherwise than this store does."""
+        probe = "24111000000000000000"
+        if (self._store._encode_key(probe) != encode_key(probe)
+                or self._store._encode_value(b"\x01r") != b"\x01r"):
+            raise RuntimeError("faust's table encodes keys or values otherwise than the batch "
+                               "store (pipeline/worker/store.py): recovery would not match")
+
     def begin(self, partition: int) -> PartitionBatch:
         """An empty overlay over ``partition``'s records."""
         return PartitionBatch(self._store._db_for_partition(partition), partition)
 
     def find(self, invoice_id: str) -> bytes | None:
         """The persisted record of ``invoice_id`` in any partition open here (operator API)."""
-        key = stored_key(invoice_id)
+        key = encode_key(invoice_id)
         for db in list(self._store._dbs.values()):
             value: bytes | None = db.get(key)
             if value is not None:
@@ -170,7 +175,7 @@ class BatchStore:
         write = WriteBatch(raw_mode=True)
         encoded = []
         for invoice_id, record in batch.changes.items():
-            key = stored_key(invoice_id)
+            key = encode_key(invoice_id)
             encoded.append((key, record))
             if record is None:
                 write.delete(key)
@@ -222,4 +227,4 @@ class BatchStore:
         for raw_key, value in rows:
             if raw_key in (after, offset_key):
                 continue
-            yield raw_key, invoice_id_of(raw_key), value
+            yield raw_key, decode_key(raw_key), value

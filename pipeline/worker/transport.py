@@ -11,12 +11,14 @@ changelog during recovery, faust's own) keeps faust's per-record path untouched.
 
 How commits stay faust's and never pass an unprocessed record: faust commits the longest run of
 consecutive acked offsets, where "acked" also covers registered gaps (offsets it never delivered,
-e.g. compacted away). Before yielding a batch of offsets ``first..last``, this driver registers
-``first..last-1`` as a gap; the agent acks the batch message (offset ``last``) when it has
-processed the whole batch, and only then does the run reach ``last + 1``. faust's own gap in
-the drain loop would include ``last`` itself (listed twice, which breaks the run detection:
-commits would advance one batch at a time) and is skipped for batched topics. The gap is
-registered here rather than in the drain loop because that one ignores a gap after offset 0.
+e.g. compacted away). When the agent acks a batch of offsets ``first..last`` it has processed,
+this driver records ``last`` as faust does and, in the same step, ``first..last-1`` as a gap:
+the run then reaches ``last + 1``. The gap is registered at the ack, never at the fetch: a gap
+registered for a batch that is then skipped (below) would outlive it, and faust's
+``_new_offset`` adds a whole overlapping gap to the run even past the highest acked offset,
+committing records nobody processed. faust's own gap in the drain loop would include ``last``
+itself (listed twice, which breaks the run detection: commits would advance one batch at a
+time), ignores a gap after offset 0, and is skipped for batched topics.
 
 faust's stream iterator skips an event of an older consumer generation, or one dequeued
 while flow control is suspended (a rebalance), and acks it unprocessed: for a batch that would
@@ -66,10 +68,11 @@ def broker_url(broker: str) -> str:
 class BatchMessage(ConsumerMessage):
     """A fetch of one topic-partition: ``value`` holds the records, ``offset`` the last one's."""
 
-    __slots__ = ("processed",)
+    __slots__ = ("first_offset", "processed")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, first_offset: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.first_offset = first_offset
         #: Set by the agent once the batch's effects are durable (see module docstring).
         self.processed = False
 
@@ -117,43 +120,54 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 for record in tp_records:
                     yield tp, to_message(tp, record)
                 continue
-            read = self._read_offset[tp]
-            if read is not None and tp_records[0].offset < read:
-                # faust drops re-delivered offsets below its read offset; so do batches.
-                tp_records = [r for r in tp_records if r.offset >= read]
             for start in range(0, len(tp_records), limit):
                 chunk = tp_records[start:start + limit]
+                # faust's drain loop drops a message below its read offset; for a batch that
+                # would leave a hole the commit can never pass (a skipped batch advanced the
+                # read offset before the seek re-fetched its records): batches are never
+                # dropped, records processed twice are harmless (at-least-once).
+                self._read_offset[tp] = None
                 yield tp, self._batch_message(tp, chunk)
 
     def _batch_message(self, tp: TP, chunk: list[Any]) -> ConsumerMessage:
-        first, last = chunk[0].offset, chunk[-1].offset
-        if last > first:
-            # Offsets first..last-1 count as acked once the batch message (offset last) is.
-            gap = self._gap[tp]
-            if gap.overlaps(first, last):  # fetched again after a seek: no duplicate offsets
-                gap.addi(first, last)
-                gap.merge_overlaps()
-            else:
-                gap.addi(first, last)
         timestamp = chunk[-1].timestamp
         message: BatchMessage = cast(Any, BatchMessage)(
-            tp.topic, tp.partition, last,
+            tp.topic, tp.partition, chunk[-1].offset,
             None if timestamp is None else timestamp / 1000.0,
             chunk[-1].timestamp_type, [], None, chunk, None, 0, 0, tp,
-            generation_id=self.app.consumer_generation_id)
+            generation_id=self.app.consumer_generation_id, first_offset=chunk[0].offset)
         return message
 
     def ack(self, message: Any) -> bool:
-        if isinstance(message, BatchMessage) and not message.processed:
-            # Skipped by faust's stream (old generation, flow suspended): release, never commit.
-            with ack_lock:
+        if not isinstance(message, BatchMessage):
+            plain: bool = super().ack(message)
+            return plain
+        with ack_lock:  # faust's commit must never see the offset without its gap
+            if not message.processed:
+                # Skipped by faust's stream (old generation, flow suspended): release it (a
+                # rebalance waits for unacked messages), never record it.
                 message.acked = True
                 self._unacked_messages.discard(message)
-            self.log.info("batch skipped by the stream, not committed: %r offsets up to %r",
-                          message.tp, message.offset)
-            return False
-        acked: bool = super().ack(message)
-        return acked
+                self.log.info("batch skipped by the stream, not committed: %r up to offset %r",
+                              message.tp, message.offset)
+                return False
+            recorded: bool = super().ack(message)
+            if recorded:
+                self._record_gap(message)
+            return recorded
+
+    def _record_gap(self, message: BatchMessage) -> None:
+        """Offsets first..last-1 of an acked batch count as acked with it (module docstring)."""
+        first, last = message.first_offset, message.offset
+        committed = self._committed_offset[message.tp]
+        if committed is not None:
+            first = max(first, committed)  # below it is committed already
+        if last <= first:
+            return
+        gap = self._gap[message.tp]
+        gap.addi(first, last)
+        if gap.overlaps(first, last) and len(gap.overlap(first, last)) > 1:
+            gap.merge_overlaps()  # processed again after a seek: no duplicate offsets
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         # The drain loop's gap for a batch would include the batch's own offset: see module doc.

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 if TYPE_CHECKING:
-    from pipeline.worker.app import InvoiceSyncApp
+    from pipeline.worker.serving import ServedWorker
 
 
-def readiness(worker: InvoiceSyncApp) -> tuple[bool, str]:
+def readiness(worker: ServedWorker) -> tuple[bool, str]:
     """(ready, why) for /readyz."""
     app: Any = worker.app
     if app.rebalancing:
@@ -30,7 +30,7 @@ def readiness(worker: InvoiceSyncApp) -> tuple[bool, str]:
     return True, "ok"
 
 
-def register_views(worker: InvoiceSyncApp) -> None:
+def register_views(worker: ServedWorker) -> None:
     """Attach /healthz, /readyz and /metrics to the worker's faust app."""
     app, routes = worker.app, worker.routes
 
@@ -48,6 +48,7 @@ def register_views(worker: InvoiceSyncApp) -> None:
         return web.bytes(generate_latest(worker.metrics.registry),
                          content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
+    from pipeline.worker.actions_api import register_actions
     from pipeline.worker.api import register_api
 
-    register_api(worker)
+    register_actions(worker, register_api(worker))

@@ -10,8 +10,7 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError
 
 from pipeline.metrics import Metrics
-from pipeline.settings import Settings
-from pipeline.worker.app import InvoiceSyncApp
+from pipeline.worker.outputs import Outputs
 
 
 @dataclass
@@ -45,20 +44,16 @@ class SlowTopic:
             self.delivery.set_result("metadata")
 
 
-@pytest.fixture
-def worker(tmp_path: Any) -> InvoiceSyncApp:
-    return InvoiceSyncApp(Settings(data_dir=tmp_path), Metrics())
-
-
-async def test_dead_letter_returns_only_once_delivered(worker: InvoiceSyncApp) -> None:
+async def test_dead_letter_returns_only_once_delivered() -> None:
     topic = SlowTopic()
-    worker.dlq = topic  # type: ignore[assignment]
-    await worker._dead_letter(Message(), "not_json", "empty")
+    outputs = Outputs(alerts=None, dlq=topic, metrics=Metrics(), app_id="test")
+    await outputs.dead_letter(Message(), "not_json", "empty")
     assert topic.delivery is not None and topic.delivery.done()
 
 
-async def test_a_dead_letter_that_was_not_delivered_raises(worker: InvoiceSyncApp) -> None:
+async def test_a_dead_letter_that_was_not_delivered_raises() -> None:
     """...so the caller retries it instead of committing past a lost dead letter."""
-    worker.dlq = SlowTopic(fail=KafkaTimeoutError())  # type: ignore[assignment]
+    outputs = Outputs(alerts=None, dlq=SlowTopic(fail=KafkaTimeoutError()), metrics=Metrics(),
+                      app_id="test")
     with pytest.raises(KafkaTimeoutError):
-        await worker._dead_letter(Message(), "not_json", "empty")
+        await outputs.dead_letter(Message(), "not_json", "empty")

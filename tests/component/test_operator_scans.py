@@ -28,6 +28,7 @@ def fake_worker(budget: int) -> Any:
     return SimpleNamespace(
         app=SimpleNamespace(), table=table, correlator=SimpleNamespace(pending=book),
         batch_store=SimpleNamespace(records=lambda: iter(table.items()), find=table.get),
+        pending_oldest_first=book.oldest_first,
         settings=SimpleNamespace(api_scan_budget=budget), state_rebuilt=lambda: True,
         active_partitions=lambda: {0})
 

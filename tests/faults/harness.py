@@ -158,7 +158,9 @@ class FaultStack(Stack):
         """The table as its changelog holds it: invoice id -> last record (None: deleted)."""
         states: dict[str, InvoiceState | None] = {}
         for record in self.records("changelog"):
-            key = orjson.loads(record.key)
+            # The batch store keys the table by the raw invoice id; faust's table used JSON.
+            key = (orjson.loads(record.key) if record.key[:1] == b'"'
+                   else record.key.decode())
             # faust writes a bytes table value as it is (no codec): our encoded record.
             states[key] = None if record.value is None else decode(record.value)
         return states
