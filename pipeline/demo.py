@@ -22,10 +22,22 @@ from pipeline.localkafka.testing import running_broker
 from pipeline.worker.process import WaitTimeout, WorkerExited, WorkerProcess, wait_for
 
 WARN_AFTER = 10
-EXPECTED = {"rejected": 2, "unsynced": 4, "resolved": 2}
+EXPECTED = {"rejected": 2, "unsynced": 5, "resolved": 2, "maintenance": 2}
+#: A declared maintenance window of erp-hangzhou's database, which ended half a minute before the
+#: demo starts: its invoice's deadline fell inside, so it alerts once the window is over, naming it.
+WINDOW_AGO = (60.0, 30.0)
+WINDOW_GRACE = 5.0
 
 
-def _stream(now: datetime) -> list[tuple[float, str, bytes, bytes]]:
+def _declare_window(path: Path, launched: datetime) -> None:
+    start, end = (launched - timedelta(seconds=ago) for ago in WINDOW_AGO)
+    path.write_text(f"grace: {WINDOW_GRACE:g}s\nwindows:\n  - id: erp-hangzhou-db\n"
+                    f"    start: '{start.isoformat()}'\n    end: '{end.isoformat()}'\n"
+                    "    source_system: erp-hangzhou\n"
+                    "    reason: ERP database maintenance\n", encoding="utf-8")
+
+
+def _stream(now: datetime, launched: datetime) -> list[tuple[float, str, bytes, bytes]]:
     """(seconds from start, topic, key, value): what the billing systems and the platform send."""
     events: list[tuple[float, str, bytes, bytes]] = []
 
@@ -57,20 +69,26 @@ def _stream(now: datetime) -> list[tuple[float, str, bytes, bytes]]:
     events.append((6, "invoice.issued", early["invoice_id"].encode(), orjson.dumps(early)))
     events.append((4.5, "invoice.issued", b"bad", b"{\"invoice_id\": \"bad\", truncated"))
     del forgotten
+    # Issued just before erp-hangzhou's declared maintenance (so its deadline fell inside it),
+    # never acknowledged.
+    during = sample_issued(seq=26, source_system="erp-hangzhou", region_code="330100",
+                           issued_at=(launched - timedelta(seconds=WINDOW_AGO[0] + 5)).isoformat())
+    events.append((0.0, "invoice.issued", during["invoice_id"].encode(), orjson.dumps(during)))
     return sorted(events, key=lambda e: e[0])
 
 
 def _explain(alert: dict[str, Any]) -> str:
     scope_value = alert.get("region_code") or alert.get("source_system")
     who = alert.get("invoice_id") or f"{alert.get('scope')}={scope_value}"
+    # The message names the probable cause when the alert has one.
     return f"  [{alert['severity']:>8}] {alert['kind']:<10} {who}: {alert.get('message', '')}"
 
 
-async def _play(bootstrap: str, started: float) -> None:
+async def _play(bootstrap: str, started: float, launched: datetime) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        for at, topic, key, value in _stream(datetime.now(UTC)):
+        for at, topic, key, value in _stream(datetime.now(UTC), launched):
             await asyncio.sleep(max(0.0, started + at - time.monotonic()))
             await producer.send_and_wait(topic, value, key=key)
     finally:
@@ -118,6 +136,9 @@ def run_demo(port: int | None = None) -> int:
         print("starting a local Kafka broker ...", flush=True)
         with running_broker(Path(tmp)) as broker:
             web_port = free_port()
+            windows = Path(tmp, "maintenance.yaml")
+            launched = datetime.now(UTC)
+            _declare_window(windows, launched)
             # The API needs a token even here; the demo's own queries below use it.
             token = secrets.token_urlsafe(24)
             os.environ["INVOICE_SYNC_API_TOKEN"] = token
@@ -128,6 +149,7 @@ def run_demo(port: int | None = None) -> int:
                    "INVOICE_SYNC_DATA_DIR": f"{tmp}/state",
                    "INVOICE_SYNC_WEB_PORT": str(web_port),
                    "INVOICE_SYNC_ADVERTISED_URL": f"http://127.0.0.1:{web_port}",
+                   "INVOICE_SYNC_MAINTENANCE_WINDOWS": str(windows),
                    "INVOICE_SYNC_LOG_LEVEL": "WARNING"}
             print(f"broker at {broker.bootstrap}; starting the worker (warn_after {WARN_AFTER}s,"
                   f" metrics on http://127.0.0.1:{web_port}/metrics) ...", flush=True)
@@ -139,11 +161,12 @@ def run_demo(port: int | None = None) -> int:
                     raise SystemExit(f"{exc}\n{worker.tail()}") from None
                 print("worker ready; playing 16s of invoices and acknowledgements:\n"
                       "  8 acked in time, 1 acked late, 2 never acked, 2 rejected (1 fixed),"
-                      " 1 ack before its invoice, 1 malformed\n", flush=True)
+                      " 1 ack before its invoice, 1 malformed, 1 issued during erp-hangzhou's"
+                      " declared maintenance\n", flush=True)
                 started = time.monotonic()
 
                 async def both() -> dict[str, int]:
-                    _, seen = await asyncio.gather(_play(broker.bootstrap, started),
+                    _, seen = await asyncio.gather(_play(broker.bootstrap, started, launched),
                                                    _watch(broker.bootstrap, started + 60))
                     return seen
 

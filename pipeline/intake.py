@@ -17,15 +17,15 @@ from typing import Generic, Literal, TypeVar, overload
 from pydantic import ValidationError
 
 from pipeline import intake_fast
-from pipeline.contracts import InvoiceIssued, TaxAcknowledged, compact_error
+from pipeline.contracts import InvoiceIssued, InvoiceSubmitted, TaxAcknowledged, compact_error
 from pipeline.contracts.action import InvoiceAction
 
 MAX_VALUE_BYTES = 1024 * 1024
 """Values larger than this (1 MiB) are rejected as ``too_large`` without being parsed."""
 
 RejectReason = Literal["too_large", "not_json", "contract", "key_mismatch"]
-EventKind = Literal["issued", "acknowledged", "action"]
-E = TypeVar("E", InvoiceIssued, TaxAcknowledged, InvoiceAction)
+EventKind = Literal["issued", "submitted", "acknowledged", "action"]
+E = TypeVar("E", InvoiceIssued, InvoiceSubmitted, TaxAcknowledged, InvoiceAction)
 
 _NOT_AN_OBJECT = frozenset({"model_type", "model_attributes_type"})
 
@@ -52,6 +52,10 @@ def classify(
 ) -> Accepted[InvoiceIssued] | Rejected: ...
 @overload
 def classify(
+    kind: Literal["submitted"], key: bytes | None, value: bytes | None
+) -> Accepted[InvoiceSubmitted] | Rejected: ...
+@overload
+def classify(
     kind: Literal["acknowledged"], key: bytes | None, value: bytes | None
 ) -> Accepted[TaxAcknowledged] | Rejected: ...
 @overload
@@ -60,7 +64,8 @@ def classify(
 ) -> Accepted[InvoiceAction] | Rejected: ...
 def classify(
     kind: EventKind, key: bytes | None, value: bytes | None
-) -> Accepted[InvoiceIssued] | Accepted[TaxAcknowledged] | Accepted[InvoiceAction] | Rejected:
+) -> (Accepted[InvoiceIssued] | Accepted[InvoiceSubmitted] | Accepted[TaxAcknowledged]
+      | Accepted[InvoiceAction] | Rejected):
     """Validate one record of ``kind`` read from Kafka (``key`` must equal ``invoice_id``).
 
     Checks in order: size, JSON object, contract, key. Raises only ``ValueError`` for an
@@ -68,6 +73,9 @@ def classify(
     """
     if kind == "issued":
         return _classify(InvoiceIssued, key, value, intake_fast.issued)
+    if kind == "submitted":
+        # no fast path: uploads are a fraction of the traffic (pipeline.intake_fast)
+        return _classify(InvoiceSubmitted, key, value, None)
     if kind == "acknowledged":
         # no fast path: pydantic's parser is already the cheaper one (pipeline.intake_fast)
         return _classify(TaxAcknowledged, key, value, None)

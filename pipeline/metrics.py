@@ -75,6 +75,10 @@ class Metrics:
         self.rejections = Counter(
             "invoice_sync_rejections_total", "Rejected acknowledgements, by reason code.",
             ["reason_code"], registry=r)
+        self.unsynced_by_cause = Gauge(
+            "invoice_sync_unsynced_by_cause",
+            "Invoices alerted unsynced and still not synced, owned by this worker, by the probable "
+            "cause their alert named (none: no cause named).", ["code"], registry=r)
         self.degraded = Gauge(
             "invoice_sync_degraded", "1 while a region or source system is degraded.",
             ["scope", "value"], registry=r)

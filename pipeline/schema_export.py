@@ -1,10 +1,11 @@
 """JSON Schemas of the wire events, generated from the contract models and kept in ``schemas/``.
 
-Inputs (``invoice.issued``, ``tax.acknowledged``) are exported in pydantic's *validation* mode:
-the schema describes what a producer may send (fields with defaults are optional). The alert,
-which this pipeline produces, is exported in *serialization* mode: it describes what readers
-receive (every field is always present). Cross-field rules (amount sums, signs, type/number
-rules, per-kind alert fields) are stated in each schema's description, not encoded in it.
+Inputs (``invoice.issued``, ``invoice.submitted``, ``tax.acknowledged``) are exported in
+pydantic's *validation* mode: the schema describes what a producer may send (fields with defaults
+are optional). The alert, which this pipeline produces, is exported in *serialization* mode: it
+describes what readers receive (every field is always present). Cross-field rules (amount sums,
+signs, type/number rules, per-kind alert fields) are stated in each schema's description, not
+encoded in it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode
 
-from pipeline.contracts import InvoiceIssued, SyncAlert, TaxAcknowledged
+from pipeline.contracts import InvoiceIssued, InvoiceSubmitted, SyncAlert, TaxAcknowledged
 from pipeline.contracts.action import InvoiceAction
 from pipeline.contracts.sla_rules import SlaRulesDocument
 
@@ -24,6 +25,7 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 WIRE_SCHEMAS: dict[str, tuple[type[BaseModel], JsonSchemaMode]] = {
     "invoice.issued": (InvoiceIssued, "validation"),
+    "invoice.submitted": (InvoiceSubmitted, "validation"),
     "tax.acknowledged": (TaxAcknowledged, "validation"),
     "invoice.sync.alert": (SyncAlert, "serialization"),
     "invoice.sync.action": (InvoiceAction, "serialization"),

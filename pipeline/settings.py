@@ -17,7 +17,9 @@ from pipeline.api_tokens import Role, TokenConfigError, TokenSet, parse_entries
 from pipeline.api_tokens import build as build_tokens
 from pipeline.api_tokens import read_file as read_tokens_file
 from pipeline.correlation.durations import parse_duration
+from pipeline.correlation.maintenance import MaintenanceCalendar
 from pipeline.correlation.sla import SlaRules, Thresholds
+from pipeline.maintenance_file import load_maintenance
 
 ENV_PREFIX = "INVOICE_SYNC_"
 
@@ -40,6 +42,8 @@ class Settings(BaseSettings):
 
     topic_issued: str = "invoice.issued"
     topic_acknowledged: str = "invoice.acknowledged"
+    #: Upload attempts (invoice.submitted); unset: submissions are not tracked.
+    topic_submitted: str | None = None
     topic_alerts: str = "invoice.sync.alerts"
     topic_dlq: str = "invoice.sync.dlq"
     topic_ticks: str = "invoice-sync.ticks"
@@ -57,6 +61,8 @@ class Settings(BaseSettings):
     #: long before firing, so acks buffered in producers meanwhile can land (docs/watermark.md).
     reconnect_settle: Duration = 120.0
     sla_rules: Path | None = None
+    #: Declared maintenance windows (pipeline/maintenance_file.py); unset: none.
+    maintenance_windows: Path | None = None
 
     alert_rate: float = Field(default=200.0, gt=0)
     alert_burst: int = Field(default=1000, ge=1)
@@ -107,10 +113,10 @@ class Settings(BaseSettings):
 
     @field_validator(
         "topic_issued", "topic_acknowledged", "topic_alerts", "topic_dlq", "topic_ticks",
-        "topic_actions")
+        "topic_actions", "topic_submitted")
     @classmethod
-    def _topic_name(cls, value: str) -> str:
-        if not _TOPIC_NAME.match(value):
+    def _topic_name(cls, value: str | None) -> str | None:
+        if value is not None and not _TOPIC_NAME.match(value):
             raise ValueError("expected 1-249 characters of A-Z a-z 0-9 . _ -")
         return value
 
@@ -195,3 +201,13 @@ def load_sla(settings: Settings) -> SlaRules:
     if settings.sla_rules is None:
         return SlaRules(default=default)
     return SlaRules.load(settings.sla_rules, default)
+
+
+def load_maintenance_windows(settings: Settings) -> MaintenanceCalendar | None:
+    """The declared maintenance windows if a file is configured, else None.
+
+    Raises :class:`~pipeline.maintenance_file.MaintenanceFileError` for a bad file.
+    """
+    if settings.maintenance_windows is None:
+        return None
+    return load_maintenance(settings.maintenance_windows)

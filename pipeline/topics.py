@@ -21,6 +21,7 @@ _LARGE = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
 TOPIC_CONFIGS = {
     "issued": _LARGE,
     "acknowledged": _LARGE,
+    "submitted": _LARGE,
     "dlq": _LARGE,
     # The tick topic only carries "check your deadlines now" nudges: keep an hour.
     "ticks": {"retention.ms": str(3600 * 1000), "cleanup.policy": "delete"},
@@ -49,8 +50,8 @@ class TopicLayoutError(Exception):
 
 
 def topic_names(settings: Settings) -> dict[str, str]:
-    """Role -> topic name for every topic the worker uses."""
-    return {
+    """Role -> topic name for every topic the worker uses (``submitted`` only when set)."""
+    names = {
         "issued": settings.topic_issued,
         "acknowledged": settings.topic_acknowledged,
         "ticks": settings.topic_ticks,
@@ -58,6 +59,9 @@ def topic_names(settings: Settings) -> dict[str, str]:
         "dlq": settings.topic_dlq,
         "actions": settings.topic_actions,
     }
+    if settings.topic_submitted is not None:
+        names["submitted"] = settings.topic_submitted
+    return names
 
 
 async def ensure_topics(settings: Settings) -> dict[str, int]:
@@ -81,7 +85,9 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
         counts = await _wait_for_leaders(admin, list(names.values()))
     finally:
         await admin.close()
-    for role in ("issued", "acknowledged", "ticks", "actions"):
+    for role in ("issued", "acknowledged", "ticks", "actions", "submitted"):
+        if role not in names:
+            continue
         name = names[role]
         if counts.get(name) != settings.partitions:
             raise TopicLayoutError(

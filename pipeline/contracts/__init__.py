@@ -1,20 +1,30 @@
-"""The Kafka event contracts: ``invoice.issued``, ``tax.acknowledged``, ``invoice.sync.alert``.
+"""The Kafka event contracts: ``invoice.issued``, ``invoice.submitted``, ``tax.acknowledged``,
+``invoice.sync.alert``.
 
 Frozen pydantic v2 models; the wire format is UTF-8 JSON (``to_wire()``), money travels as
 two-place strings and timestamps as ISO 8601 with an offset.
 """
 
 from pipeline.contracts.acknowledged import AckStatus, TaxAcknowledged
-from pipeline.contracts.alert import AlertKind, AlertSeverity, DegradedScope, SyncAlert
+from pipeline.contracts.alert import (
+    AlertKind,
+    AlertSeverity,
+    CauseCode,
+    DegradedScope,
+    ProbableCause,
+    SyncAlert,
+)
 from pipeline.contracts.base import WireEvent
 from pipeline.contracts.errors import compact_error
 from pipeline.contracts.invoice_types import TypeCodeSpace
 from pipeline.contracts.issued import InvoiceIssued
 from pipeline.contracts.money import Money
+from pipeline.contracts.submitted import InvoiceSubmitted, SubmissionChannel
 from pipeline.contracts.timestamps import OffsetDateTime
 
 EVENT_MODELS: dict[str, type[WireEvent]] = {
     "invoice.issued": InvoiceIssued,
+    "invoice.submitted": InvoiceSubmitted,
     "tax.acknowledged": TaxAcknowledged,
     "invoice.sync.alert": SyncAlert,
 }
@@ -25,10 +35,14 @@ __all__ = [
     "AckStatus",
     "AlertKind",
     "AlertSeverity",
+    "CauseCode",
     "DegradedScope",
     "InvoiceIssued",
+    "InvoiceSubmitted",
     "Money",
     "OffsetDateTime",
+    "ProbableCause",
+    "SubmissionChannel",
     "SyncAlert",
     "TaxAcknowledged",
     "TypeCodeSpace",

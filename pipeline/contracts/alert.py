@@ -4,19 +4,35 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, StrictInt, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 
 from pipeline.contracts.base import WireEvent
 from pipeline.contracts.identifiers import INVOICE_ID_MAX, EventId, ReasonCode, ReasonText
 from pipeline.contracts.timestamps import OffsetDateTime
 
-AlertKind = Literal["unsynced", "rejected", "resolved", "orphan_ack", "degraded"]
+AlertKind = Literal["unsynced", "rejected", "resolved", "orphan_ack", "degraded", "maintenance"]
 AlertSeverity = Literal["info", "warning", "critical"]
-DegradedScope = Literal["region_code", "source_system"]
+DegradedScope = Literal["region_code", "source_system", "platform", "client_version"]
+"""What a scope alert is about; ``platform`` is everything (no value field)."""
+CauseCode = Literal[
+    "not_submitted",
+    "submission_failed",
+    "awaiting_platform",
+    "platform_unavailable",
+    "platform_maintenance",
+    "source_outage",
+    "client_version",
+    "rejected_fields",
+    "unknown",
+]
+
 
 Seconds = Annotated[float, Field(allow_inf_nan=False)]
 Count = Annotated[StrictInt, Field(ge=0)]
 MESSAGE_MAX = 1000
+EvidenceValue = (bool | StrictInt | Annotated[float, Field(allow_inf_nan=False)]
+                 | Annotated[str, Field(max_length=MESSAGE_MAX)])
+"""One fact behind a probable cause; keys ending in ``_at`` are ISO 8601 times."""
 
 
 def _one_line(value: Any) -> Any:
@@ -28,6 +44,19 @@ def _one_line(value: Any) -> Any:
     return line if len(line) <= MESSAGE_MAX else line[: MESSAGE_MAX - 1] + "…"
 
 
+class ProbableCause(BaseModel):
+    """Why the invoice (or scope) is probably not acknowledged: ``code`` (docs/causes.md lists
+    them with whom to call), ``summary`` (one line for a person) and ``evidence`` (the facts the
+    rule used: counts, the last upload attempt, the declared window, the rejection reason)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    code: CauseCode
+    summary: Annotated[str, BeforeValidator(_one_line), Field(max_length=MESSAGE_MAX)]
+    evidence: dict[Annotated[str, Field(max_length=64)], EvidenceValue] = Field(
+        default_factory=dict, max_length=32)
+
+
 class SyncAlert(WireEvent):
     """One alert about one invoice, or (``degraded``) about a whole region or source system.
 
@@ -37,7 +66,11 @@ class SyncAlert(WireEvent):
     ``latency_seconds``) or, ending a degraded episode, has ``invoice_id == ""`` and a
     ``scope``; ``degraded`` has ``invoice_id == ""``, a ``scope``, the affected value in the
     field the scope names (``region_code`` or ``source_system``), and ``unsynced_count``,
-    ``due_count``, ``window_seconds``. Fields that do not apply are "", null, or omitted.
+    ``due_count``, ``window_seconds`` (scopes: ``region_code``, ``source_system``,
+    ``client_version`` name their value in the field of that name; ``platform`` is every region);
+    ``maintenance`` (info) marks the start and the end of a declared maintenance window, with
+    ``invoice_id == ""`` and a ``scope``. ``probable_cause`` (``unsynced``, ``degraded``,
+    ``maintenance``) says why. Fields that do not apply are "", null, or omitted.
     ``message`` is folded onto one line (whitespace runs become one space) and cut to 1000
     characters.
     """
@@ -64,6 +97,8 @@ class SyncAlert(WireEvent):
     due_count: Count | None = None
     window_seconds: Annotated[Seconds, Field(gt=0)] | None = None
     message: Annotated[str, BeforeValidator(_one_line), Field(max_length=MESSAGE_MAX)] = ""
+    probable_cause: ProbableCause | None = None
+    client_version: Annotated[str, Field(min_length=1, max_length=129)] | None = None
 
     @model_validator(mode="after")
     def _fits_kind(self) -> SyncAlert:
@@ -75,8 +110,8 @@ class SyncAlert(WireEvent):
 
 def _invoice_problems(alert: SyncAlert) -> list[str]:
     problems = []
-    if alert.kind == "degraded":
-        problems.append('invoice_id: must be "" for a degraded alert')
+    if alert.kind in ("degraded", "maintenance"):
+        problems.append(f'invoice_id: must be "" for a {alert.kind} alert')
     if alert.kind == "rejected":
         problems += [f"{name}: required for a rejected alert" for name in ("reason_code", "reason")
                      if not getattr(alert, name)]
@@ -86,13 +121,14 @@ def _invoice_problems(alert: SyncAlert) -> list[str]:
 
 
 def _scope_problems(alert: SyncAlert) -> list[str]:
-    """Alerts without an invoice: degraded episodes and the resolved alerts that end them."""
-    if alert.kind not in ("degraded", "resolved"):
+    """Alerts without an invoice: degraded episodes, the resolved alerts that end them, and
+    maintenance windows."""
+    if alert.kind not in ("degraded", "resolved", "maintenance"):
         return [f"invoice_id: required for a {alert.kind} alert"]
     problems = []
     if alert.scope is None:
         problems.append(f"scope: required for a {alert.kind} alert without invoice_id")
-    elif not getattr(alert, alert.scope):
+    elif alert.scope != "platform" and not getattr(alert, alert.scope):
         problems.append(f"{alert.scope}: names the {alert.scope} of scope; must not be empty")
     if alert.kind == "resolved" and not alert.resolved_alert_ids:
         problems.append("resolved_alert_ids: a resolved alert names the alerts it resolves")

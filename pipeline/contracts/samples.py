@@ -86,6 +86,26 @@ def sample_ack(invoice_id: str | None = None, **overrides: Any) -> dict[str, Any
     return event
 
 
+SAMPLE_SUBMITTED_AT = "2024-05-01T10:00:30+08:00"
+
+
+def sample_submitted(invoice_id: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """A valid successful upload of ``sample_issued()`` (or of ``invoice_id``) over 乐企."""
+    event: dict[str, Any] = {
+        "schema_version": 1,
+        "event_type": "invoice.submitted",
+        "event_id": str(uuid.uuid4()),
+        "invoice_id": invoice_id if invoice_id is not None else beijing_invoice_number(1),
+        "submitted_at": SAMPLE_SUBMITTED_AT,
+        "channel": "leqi",
+        "client_name": "erp-beijing-uploader",
+        "client_version": "3.2.1",
+        "attempt": 1,
+    }
+    event.update(overrides)
+    return event
+
+
 def sample_alert(**overrides: Any) -> dict[str, Any]:
     """A valid ``unsynced`` alert about ``sample_issued()``."""
     event: dict[str, Any] = {

@@ -10,9 +10,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
-AlertKind = Literal["unsynced", "rejected", "resolved", "orphan_ack", "degraded"]
+from .causes import Cause
+
+AlertKind = Literal["unsynced", "rejected", "resolved", "orphan_ack", "degraded", "maintenance"]
 Severity = Literal["info", "warning", "critical"]
-Scope = Literal["region_code", "source_system"]
+Scope = Literal["region_code", "source_system", "platform", "client_version"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +23,9 @@ class Alert:
 
     Per-invoice kinds carry invoice, region, source and seller; ``degraded`` (and its
     ``resolved``) carry ``invoice_id=""``, ``scope`` and the affected value in
-    ``region_code`` or ``source_system``, plus the window counts.
+    ``region_code``, ``source_system`` or ``client_version`` (none for ``platform``), plus the
+    window counts. ``maintenance`` marks a declared window's start and end. ``probable_cause``
+    is set on ``unsynced``, ``degraded`` and ``maintenance`` alerts.
     """
 
     alert_id: str
@@ -44,6 +48,8 @@ class Alert:
     due_count: int | None
     window_seconds: float | None
     message: str
+    probable_cause: Cause | None = None
+    client_version: str | None = None  # the value of a client_version scope
 
 
 def _digest(text: str) -> str:
@@ -62,6 +68,11 @@ def degraded_alert_id(scope: Scope, value: str, episode_start: float) -> str:
     see the same episode agree on the id.
     """
     return _digest(f"degraded|{scope}|{value}|{int(episode_start)}")
+
+
+def maintenance_alert_id(window_id: str, phase: str) -> str:
+    """Id of the alert marking a declared window's start or end (``phase``)."""
+    return _digest(f"maintenance|{window_id}|{phase}")
 
 
 def recovery_alert_id(degraded_id: str) -> str:

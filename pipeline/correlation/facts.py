@@ -1,4 +1,4 @@
-"""Input facts for the correlation core: what the two topics tell us, already validated."""
+"""Input facts for the correlation core: what the input topics tell us, already validated."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 AckStatus = Literal["accepted", "rejected", "duplicate"]
+Channel = Literal["leqi", "web", "third_party"]
 ActionKind = Literal["close", "reopen"]
 CloseReason = Literal["voided", "duplicate", "test", "handled-offline"]
 CLOSE_REASONS: tuple[CloseReason, ...] = ("voided", "duplicate", "test", "handled-offline")
@@ -41,6 +42,20 @@ class Ack:
     acknowledged_at: float
     reason_code: str | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One upload attempt of one invoice (invoice.submitted); ``transport_error`` set: the
+    attempt never reached the platform. ``client`` is ``name/version`` of the uploader."""
+
+    invoice_id: str
+    event_id: str
+    submitted_at: float
+    channel: Channel
+    client: str
+    attempt: int
+    transport_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .alerts import Alert, AlertKind, Severity, invoice_alert_id
+from .causes import Cause
 from .durations import format_duration
 from .state import Flag, InvoiceState
 
@@ -25,6 +26,7 @@ def _alert(
     latency_seconds: float | None = None,
     resolved_alert_ids: tuple[str, ...] = (),
     with_reason: bool = False,
+    cause: Cause | None = None,
 ) -> Alert:
     age = None if state.issued_at is None else max(0.0, now - state.issued_at)
     return Alert(
@@ -48,6 +50,7 @@ def _alert(
         due_count=None,
         window_seconds=None,
         message=message,
+        probable_cause=cause,
     )
 
 
@@ -65,12 +68,16 @@ def _reason_text(state: InvoiceState) -> str:
     return f"{code}: {state.reason}" if state.reason else code
 
 
-def unsynced(state: InvoiceState, severity: Severity, deadline_at: float, now: float) -> Alert:
-    """No acceptance by the warning (or critical) deadline."""
+def unsynced(state: InvoiceState, severity: Severity, deadline_at: float, now: float,
+             cause: Cause | None = None) -> Alert:
+    """No acceptance by the warning (or critical) deadline; ``cause`` says probably why."""
     threshold = format_duration(deadline_at - (state.issued_at or deadline_at))
     rejected = state.ack_status == "rejected"
     what = "no acceptance (last answer: rejected)" if rejected else "no acknowledgement"
-    message = f"{_subject(state, now)}: {what} after {threshold} {severity} threshold"
+    deferred = " (deferred past maintenance)" if state.flags & Flag.DEFERRED else ""
+    message = f"{_subject(state, now)}: {what} after {threshold}{deferred} {severity} threshold"
+    if cause is not None:
+        message += f"; probable cause {cause.code}: {cause.summary}"
     return _alert(
         state,
         "unsynced",
@@ -79,6 +86,7 @@ def unsynced(state: InvoiceState, severity: Severity, deadline_at: float, now: f
         message=message,
         deadline_at=deadline_at,
         with_reason=rejected,
+        cause=cause,
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from sortedcontainers import SortedList
 
-from .state import Flag, InvoiceState
+from .state import Flag, InvoiceState, named_cause
 
 AgeBand = str  # "within_sla" | "past_warning" | "past_critical"
 
@@ -33,6 +33,15 @@ def pending_band(state: InvoiceState | None) -> tuple[str, AgeBand] | None:
     return (state.region_code or "", band)
 
 
+def unsynced_cause(state: InvoiceState | None) -> str | None:
+    """For an issued, unsynced invoice already alerted unsynced: the cause its alert named
+    (``none`` when it named none); None otherwise."""
+    if state is None or not state.is_issued or state.is_synced or not (
+            state.flags & (Flag.WARNED | Flag.ESCALATED)):
+        return None
+    return named_cause(state.flags) or "none"
+
+
 @dataclass(slots=True)
 class PendingBook:
     """Pending counts per (region, band), and the pending invoices in issued_at order.
@@ -43,6 +52,8 @@ class PendingBook:
     """
 
     counts: Counter[tuple[str, AgeBand]] = field(default_factory=Counter)
+    #: Alerted, still unsynced invoices by the probable cause their alert named.
+    causes: Counter[str] = field(default_factory=Counter)
     _order: SortedList = field(default_factory=SortedList)
 
     def update(self, old: InvoiceState | None, new: InvoiceState | None) -> None:
@@ -51,6 +62,14 @@ class PendingBook:
         A pending invoice's issued_at never changes (the first issue wins), so the transition
         itself says what to add or remove: no per-invoice map is kept beside the sorted list.
         """
+        was, now = unsynced_cause(old), unsynced_cause(new)
+        if was != now:
+            if was is not None:
+                self.causes[was] -= 1
+                if self.causes[was] <= 0:
+                    del self.causes[was]
+            if now is not None:
+                self.causes[now] += 1
         before, after = pending_band(old), pending_band(new)
         if before == after:
             return
@@ -122,6 +141,14 @@ class PendingBooks:
         total: Counter[tuple[str, AgeBand]] = Counter()
         for book in self.books.values():
             total.update(book.counts)
+        return total
+
+    @property
+    def causes(self) -> Counter[str]:
+        """Alerted, still pending invoices per probable-cause code over every partition."""
+        total: Counter[str] = Counter()
+        for book in self.books.values():
+            total.update(book.causes)
         return total
 
     def oldest_issued_at(self) -> float | None:

@@ -12,13 +12,25 @@ processed, so an invoice whose ack exists but is unread never alerts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from . import invoice_alerts
 from .alerts import Alert
-from .facts import SYNCED_STATUSES, Ack, Issued
+from .causes import Cause
+from .facts import SYNCED_STATUSES, Ack, Issued, Submission
+from .maintenance import MaintenanceCalendar, MaintenanceWindow
 from .sla import Thresholds
-from .state import REASON_MAX_CHARS, Flag, InvoiceState, event_hash, remember
+from .state import (
+    CLIENT_MAX_CHARS,
+    ERROR_MAX_CHARS,
+    REASON_MAX_CHARS,
+    Flag,
+    InvoiceState,
+    event_hash,
+    remember,
+    with_cause,
+)
 
 #: How far in the future an issued_at may lie before it is clamped to ``now + skew``:
 #: a seller clock running ahead must not postpone (or suppress) the deadlines.
@@ -126,31 +138,114 @@ def on_ack(
     return replace(record, flags=record.flags | Flag.RESOLVED), [resolution]
 
 
-def on_due(state: InvoiceState, *, now: float, watermark: float) -> Decision:
+def on_submitted(
+    state: InvoiceState | None,
+    submission: Submission,
+    *,
+    now: float,
+    partition: int,
+    retention: float = DEFAULT_RETENTION,
+) -> Decision:
+    """An upload attempt: remember the latest one (what the probable cause looks at).
+
+    The latest is the highest ``attempt`` (then the later ``submitted_at``): a replayed or
+    reordered older attempt changes nothing, so no event id needs remembering. Attempts after
+    the invoice is synced are ignored. A submission before its invoice is held like an early
+    ack (and dropped silently at retention). Never alerts.
+    """
+    if state is not None and state.is_synced:
+        return state, []
+    if state is not None and (state.attempts, state.submitted_at or 0.0) >= (
+            submission.attempt, submission.submitted_at):
+        return state, []
+    if state is None:
+        state = InvoiceState(invoice_id=submission.invoice_id, partition=partition,
+                             held_since=now, expires_at=now + retention)
+    error = submission.transport_error
+    return replace(
+        state,
+        partition=partition,
+        submitted_at=submission.submitted_at,
+        attempts=submission.attempt,
+        channel=submission.channel,
+        client=submission.client[:CLIENT_MAX_CHARS],
+        transport_error=None if error is None else error[:ERROR_MAX_CHARS],
+    ), []
+
+
+Explain = Callable[[InvoiceState, "MaintenanceWindow | None"], "Cause | None"]
+"""The probable cause of an invoice about to be alerted unsynced, given the declared window its
+deadline was deferred past (the adapter closes over the scope evidence)."""
+
+
+def on_due(state: InvoiceState, *, now: float, watermark: float,
+           calendar: MaintenanceCalendar | None = None,
+           explain: Explain | None = None) -> Decision:
     """Fire what is due: deadlines passed by both ``now`` and ``watermark``, and expiry.
 
     If the warning and critical deadlines are both due (the worker was down), both
     alerts are emitted, warning first: each condition is reported exactly once whatever
     the timing. A rejected, not accepted invoice is not synced, so deadlines still apply.
-    Held acks past retention become an ``orphan_ack`` alert and are deleted; synced
+    A due deadline inside a declared maintenance window covering the invoice (``calendar``) is
+    deferred to the window's end plus the grace instead (flag DEFERRED; the critical deadline is
+    kept no earlier than the warning one); ``explain`` names the probable cause on unsynced
+    alerts. Held acks past retention become an ``orphan_ack`` alert and are deleted; synced
     records past retention are deleted.
     """
     if state.expires_at is not None and state.expires_at <= now:
-        if not state.is_issued:
+        if not state.is_issued and state.ack_status is not None:
             return None, [invoice_alerts.orphan(state, now)]
-        return None, []
+        return None, []  # synced, or only a submission was held: nothing to say
     if not state.is_issued or state.is_synced or state.is_closed:
         return state, []
     horizon = min(now, watermark)
-    record, alerts = state, []
+    record = state if calendar is None else _defer(state, calendar, horizon)
+    alerts: list[Alert] = []
     warn_at, critical_at = record.warn_at, record.critical_at
+    window = None
+    if calendar is not None and record.flags & Flag.DEFERRED:
+        window = calendar.deferred_by(record.region_code, record.source_system,
+                                      warn_at if warn_at is not None else now)
     if warn_at is not None and warn_at <= horizon and not record.flags & Flag.WARNED:
         record = replace(record, flags=record.flags | Flag.WARNED)
-        alerts.append(invoice_alerts.unsynced(record, "warning", warn_at, now))
+        cause = None if explain is None else explain(record, window)
+        record = _named(record, cause)
+        alerts.append(invoice_alerts.unsynced(record, "warning", warn_at, now, cause))
     if critical_at is not None and critical_at <= horizon and not record.flags & Flag.ESCALATED:
         record = replace(record, flags=record.flags | Flag.ESCALATED)
-        alerts.append(invoice_alerts.unsynced(record, "critical", critical_at, now))
+        cause = None if explain is None else explain(record, window)
+        record = _named(record, cause)
+        alerts.append(invoice_alerts.unsynced(record, "critical", critical_at, now, cause))
     return record, alerts
+
+
+def _named(record: InvoiceState, cause: Cause | None) -> InvoiceState:
+    """The record remembering the cause its latest unsynced alert named."""
+    if cause is None:
+        return record
+    return replace(record, flags=with_cause(record.flags, cause.code))
+
+
+def _defer(state: InvoiceState, calendar: MaintenanceCalendar, horizon: float) -> InvoiceState:
+    """Move due, not yet alerted deadlines that fall in a declared window past it."""
+    record = state
+
+    def deferred(deadline: float | None, flag: Flag) -> float | None:
+        if deadline is None or deadline > horizon or record.flags & flag:
+            return None
+        moved, window = calendar.defer(record.region_code, record.source_system, deadline)
+        return None if window is None else moved
+
+    warn_at = deferred(record.warn_at, Flag.WARNED)
+    if warn_at is not None:
+        record = replace(record, warn_at=warn_at, flags=record.flags | Flag.DEFERRED)
+    critical_at = deferred(record.critical_at, Flag.ESCALATED)
+    if critical_at is not None:
+        record = replace(record, critical_at=critical_at, flags=record.flags | Flag.DEFERRED)
+    if (record.warn_at is not None and record.critical_at is not None
+            and record.critical_at < record.warn_at and not record.flags & Flag.ESCALATED):
+        record = replace(record, critical_at=record.warn_at)
+    return record
 
 
 def next_due(state: InvoiceState) -> float | None:

@@ -31,18 +31,36 @@ Version 2 appends (version 1 records are still read)::
 
 A typical pending record is about 160 bytes with a Chinese seller name (about 100 in version 1),
 a synced one about 185. Actions exist only on the few invoices an operator closed or reopened.
+
+Version 3 is version 2 followed by what the invoice.submitted topic told us about the last upload
+attempt, written only once a submission was seen (so without that topic no record is version 3;
+set INVOICE_SYNC_TOPIC_SUBMITTED only once every worker of the group reads version 3)::
+
+    u8  channel: 0 none, 1 leqi, 2 web, 3 third_party
+    u16 attempts (highest attempt number seen)
+    f64 submitted_at of the last attempt (NaN: none)
+    2 * (u16 length, bytes)  client ("name/version", cut to CLIENT_MAX_CHARS) and
+                             transport_error of the last attempt (cut to ERROR_MAX_CHARS)
+
+That is 15 bytes plus the two strings (about 40 bytes for a typical uploader); the in-memory
+indexes (deadline heap, pending book) hold nothing of it.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+import math
 import struct
 from dataclasses import dataclass
 
-from .facts import SYNCED_STATUSES, AckStatus, Action, ActionKind
+from .facts import SYNCED_STATUSES, AckStatus, Action, ActionKind, Channel
 
 FORMAT_VERSION = 2
+#: Written instead of FORMAT_VERSION once a record holds an upload attempt.
+SUBMISSION_FORMAT_VERSION = 3
+#: The newest version this code reads.
+LATEST_VERSION = SUBMISSION_FORMAT_VERSION
 #: Actions kept per invoice (the audit topic has them all; the record shows the recent ones).
 ACTIONS_LIMIT = 8
 #: Longest operator note kept in the record.
@@ -51,6 +69,9 @@ NOTE_MAX_CHARS = 500
 SEEN_LIMIT = 4
 #: Longest rejection reason kept in the record; longer ones are cut (the alert carries it).
 REASON_MAX_CHARS = 200
+#: Longest client ("name/version") and transport error kept from a submission.
+CLIENT_MAX_CHARS = 64
+ERROR_MAX_CHARS = 64
 
 
 class Flag(enum.IntFlag):
@@ -63,9 +84,29 @@ class Flag(enum.IntFlag):
     RESOLVED = 16  # resolved alert emitted
     REJECTED_AFTER_SYNC = 32  # a rejected ack came after the invoice was synced (recorded only)
     CLOSED = 64  # closed by an operator: no more unsynced alerts, not pending
+    DEFERRED = 128  # a deadline fell in a declared maintenance window and was moved past it
 
 
 NO_FLAGS = Flag(0)
+
+#: The probable cause named on the invoice's unsynced alert, as a 4-bit code in flag bits 8-11
+#: (0: none named): the unsynced-by-cause gauge is derived from the records, like the others.
+CAUSE_SHIFT = 8
+CAUSE_MASK = 0xF << CAUSE_SHIFT
+CAUSE_BITS: tuple[str, ...] = (
+    "", "not_submitted", "submission_failed", "awaiting_platform", "platform_unavailable",
+    "platform_maintenance", "source_outage", "client_version", "rejected_fields", "unknown")
+
+
+def with_cause(flags: Flag, code: str) -> Flag:
+    """``flags`` recording ``code`` as the named cause."""
+    return Flag((int(flags) & ~CAUSE_MASK) | (CAUSE_BITS.index(code) << CAUSE_SHIFT))
+
+
+def named_cause(flags: Flag) -> str | None:
+    """The cause recorded in ``flags`` (None: none named)."""
+    index = (int(flags) & CAUSE_MASK) >> CAUSE_SHIFT
+    return (CAUSE_BITS[index] or None) if index < len(CAUSE_BITS) else None
 
 
 class UndecodableRecord(ValueError):
@@ -105,11 +146,28 @@ class InvoiceState:
     invoice_number: str | None = None
     total_amount_cents: int | None = None
     actions: tuple[Action, ...] = ()
+    # The last upload attempt (invoice.submitted); attempts == 0: none seen.
+    submitted_at: float | None = None
+    attempts: int = 0
+    channel: Channel | None = None
+    client: str | None = None
+    transport_error: str | None = None
 
     @property
     def is_issued(self) -> bool:
         """The invoice itself has been seen (otherwise this record only holds an ack)."""
         return self.issued_at is not None
+
+    @property
+    def is_submitted(self) -> bool:
+        """An upload attempt was seen (it may have failed: see ``transport_error``)."""
+        return self.attempts > 0
+
+    @property
+    def has_submission(self) -> bool:
+        """Any upload fact is set (the record is then written in version 3)."""
+        return (self.attempts > 0 or self.submitted_at is not None or self.channel is not None
+                or self.client is not None or self.transport_error is not None)
 
     @property
     def is_synced(self) -> bool:
@@ -164,6 +222,11 @@ _I64 = struct.Struct("<q")
 _ACTION_HEAD = struct.Struct("<dB")
 _ACTION_KINDS: dict[ActionKind, int] = {"close": 1, "reopen": 2}
 _ACTION_BY_CODE: dict[int, ActionKind] = {code: kind for kind, code in _ACTION_KINDS.items()}
+_CHANNEL_CODES: dict[Channel | None, int] = {None: 0, "leqi": 1, "web": 2, "third_party": 3}
+_CHANNEL_BY_CODE = {code: channel for channel, code in _CHANNEL_CODES.items()}
+_SUBMISSION = struct.Struct("<BHd")
+#: submitted_at when absent in a version 3 record: NaN (never a real time).
+_NO_TIME = float("nan")
 
 
 def _seen_run(n: int) -> struct.Struct:
@@ -177,13 +240,13 @@ def _flag(bits: int) -> Flag:
     flag = _FLAG_VALUES.get(bits)
     if flag is None:
         flag = Flag(bits)
-        if bits < 128:  # the defined bits: at most 128 combinations are ever cached
+        if bits < 4096:  # the defined bits and the cause code: bounded combinations cached
             _FLAG_VALUES[bits] = flag
     return flag
 
 
 def encode(state: InvoiceState) -> bytes:
-    """Serialise ``state`` in format version 1 (see module docstring)."""
+    """Serialise ``state``: version 2, or 3 once it holds an upload attempt (module docstring)."""
     floats = (state.issued_at, state.warn_at, state.critical_at, state.acknowledged_at,
               state.held_since, state.resolved_at, state.expires_at)
     present = [value for value in floats if value is not None]
@@ -194,7 +257,8 @@ def encode(state: InvoiceState) -> bytes:
     seen = state.seen
     parts = [
         _HEADER.pack(
-            FORMAT_VERSION, _STATUS_CODES[state.ack_status], state.partition, state.flags, mask
+            SUBMISSION_FORMAT_VERSION if state.has_submission else FORMAT_VERSION,
+            _STATUS_CODES[state.ack_status], state.partition, state.flags, mask
         ),
         _FLOAT_RUNS[len(present)].pack(*present),
         _seen_run(len(seen)).pack(len(seen), *seen),
@@ -215,6 +279,11 @@ def encode(state: InvoiceState) -> bytes:
         for name, text in (("action_id", action.action_id), ("actor", action.actor),
                            ("reason", action.reason), ("note", action.note)):
             _put_text(parts, name, text)
+    if state.has_submission:
+        at = state.submitted_at if state.submitted_at is not None else _NO_TIME
+        parts.append(_SUBMISSION.pack(_CHANNEL_CODES[state.channel], state.attempts, at))
+        _put_text(parts, "client", state.client)
+        _put_text(parts, "transport_error", state.transport_error)
     return b"".join(parts)
 
 
@@ -252,7 +321,7 @@ def decode(data: bytes) -> InvoiceState:
 
 
 def _decode(data: bytes) -> InvoiceState:
-    if len(data) < 1 or data[0] not in (1, FORMAT_VERSION):
+    if len(data) < 1 or data[0] not in (1, FORMAT_VERSION, SUBMISSION_FORMAT_VERSION):
         found = data[0] if len(data) else None
         raise UnsupportedVersion(f"unsupported invoice state format version {found!r}")
     version = data[0]
@@ -293,6 +362,13 @@ def _decode(data: bytes) -> InvoiceState:
             actions.append(Action(invoice_id=strings[0] or "", action_id=action_id or "",
                                   kind=_ACTION_BY_CODE[kind], at=at, actor=actor or "",
                                   reason=reason, note=note))
+    submission: tuple[int, int, float] = (0, 0, _NO_TIME)
+    client = transport_error = None
+    if version >= 3:
+        submission = _SUBMISSION.unpack_from(data, offset)
+        offset += _SUBMISSION.size
+        client, offset = _get_text(data, offset, "client")
+        transport_error, offset = _get_text(data, offset, "transport_error")
     if offset != len(data):
         raise UndecodableRecord("corrupt invoice state record: trailing bytes")
     invoice_id, region_code, source_system, seller_tax_id, reason_code, reason = strings
@@ -320,4 +396,9 @@ def _decode(data: bytes) -> InvoiceState:
         invoice_number=invoice_number,
         total_amount_cents=cents,
         actions=tuple(actions),
+        submitted_at=None if math.isnan(submission[2]) else submission[2],
+        attempts=submission[1],
+        channel=_CHANNEL_BY_CODE[submission[0]],
+        client=client,
+        transport_error=transport_error,
     )

@@ -107,6 +107,12 @@ def status(url: str, invoice_id: str, out: TextIO, zone: ZoneInfo | None = None)
     view = get(url, "/invoices/" + urllib.parse.quote(invoice_id, safe=""))
     ack = view.get("acknowledgement") or {}
     closed = view.get("closed")
+    upload = view.get("submission") or {}
+    uploaded = None
+    if upload:
+        uploaded = (f"attempt {upload.get('attempts')} at {upload.get('last_attempt_at')} over "
+                    f"{upload.get('channel')} ({upload.get('client')})"
+                    + (f": {upload['transport_error']}" if upload.get("transport_error") else ""))
     lines = [
         ("invoice", view["invoice_id"]),
         ("number", view.get("invoice_number")),
@@ -116,6 +122,7 @@ def status(url: str, invoice_id: str, out: TextIO, zone: ZoneInfo | None = None)
         ("seller", " ".join(filter(None, [view.get("seller_tax_id"), view.get("seller_name")]))
          or None),
         ("total amount", view.get("total_amount")),
+        ("last upload", uploaded),
         ("acknowledgement", ack.get("status")),
         ("acknowledged at", local_time(ack.get("acknowledged_at"), zone) or None),
         ("reason", " ".join(filter(None, [ack.get("reason_code"), ack.get("reason")])) or None),

@@ -81,6 +81,15 @@ def invoice_view(state: InvoiceState, *, now: float) -> dict[str, Any]:
     age = None
     if state.is_issued and not state.is_synced and state.issued_at is not None:
         age = max(0.0, now - state.issued_at)
+    upload = None
+    if state.is_submitted:
+        upload = {
+            "attempts": state.attempts,
+            "last_attempt_at": iso(state.submitted_at),
+            "channel": state.channel,
+            "client": state.client,
+            "transport_error": state.transport_error,
+        }
     return {
         "invoice_id": state.invoice_id,
         "status": sync_status(state),
@@ -89,6 +98,7 @@ def invoice_view(state: InvoiceState, *, now: float) -> dict[str, Any]:
         "source_system": state.source_system,
         **finance_fields(state),
         "red_letter": bool(state.flags & Flag.RED),
+        "submission": upload,
         "acknowledgement": ack,
         "latency_seconds": latency,
         "age_seconds": age,

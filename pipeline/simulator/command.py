@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from .truth import DeadLetterTruth, GroundTruth
 
 SCENARIO_NAMES = ("healthy", "network_outage", "maintenance_window", "incomplete_fields",
-                  "forgotten_submission", "duplicates", "out_of_order", "malformed")
+                  "forgotten_submission", "duplicates", "out_of_order", "malformed",
+                  "outdated_client")
 LAG_WARNING = 0.2
 """A producer more than 0.2 x warn_after behind schedule may have made an in-time ack late."""
 
@@ -62,6 +63,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                      help="outage/maintenance length (default 2 x warn_after)")
     run.add_argument("--outage-region", default="110000",
                      help="region whose acks stop in network_outage (default 110000)")
+    run.add_argument("--cut", choices=("platform", "company"), default="platform",
+                     help="network_outage: the platform stops answering (default), or the "
+                     "company's uploads fail in transport (needs INVOICE_SYNC_TOPIC_SUBMITTED)")
     run.add_argument("--no-canary", action="store_true",
                      help="do not make the first invoice a never-acknowledged canary")
     run.add_argument("--truth", type=Path, default=None,
@@ -81,6 +85,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                        help="also judge deadlines this long after the run (e.g. critical)")
     check.add_argument("--min", type=float, default=1.0, dest="minimum",
                        help="pass when precision and recall are at least this (default 1.0)")
+    check.add_argument("--min-cause", type=float, default=0.0, dest="cause_minimum",
+                       help="also require this cause accuracy (default 0: printed only)")
     return simulate
 
 
@@ -107,7 +113,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
     import secrets
 
-    from pipeline.settings import load_sla
+    from pipeline.settings import load_maintenance_windows, load_sla
     from pipeline.topics import ensure_topics
 
     from .kafka_io import produce
@@ -125,8 +131,14 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     count = args.count or 200
     if args.duration is not None:
         count = invoices_for(args.duration, scenario, args.rate, args.share)
+    tracked = settings.topic_submitted is not None
+    if args.cut == "company" and not tracked:
+        raise ValueError("--cut company needs INVOICE_SYNC_TOPIC_SUBMITTED (the failed uploads "
+                         "are what the worker sees)")
     config = SimulationConfig(scenario, count, args.rate, seed, sla, latency, args.share,
-                              args.window, args.outage_region, canary=not args.no_canary)
+                              args.window, args.outage_region, canary=not args.no_canary,
+                              submissions=tracked, cut=args.cut,
+                              maintenance=load_maintenance_windows(settings))
     path = args.truth or Path(f"simulate-{scenario}-{seed}.jsonl")
     asyncio.run(ensure_topics(settings))
     show = sys.stderr.isatty() if args.progress is None else args.progress
@@ -176,8 +188,11 @@ def _header(settings: Settings, config: SimulationConfig, start: float) -> dict[
         "sla_rules": str(settings.sla_rules) if settings.sla_rules else None,
         "latency_median": config.latency.median, "latency_p99": config.latency.p99,
         "window": config.window, "outage_region": config.outage_region,
-        "canary": config.canary,
+        "canary": config.canary, "cut": config.cut,
+        "maintenance_windows": (str(settings.maintenance_windows)
+                                if settings.maintenance_windows else None),
         "topics": {"issued": settings.topic_issued, "acknowledged": settings.topic_acknowledged,
+                   "submitted": settings.topic_submitted,
                    "alerts": settings.topic_alerts, "dlq": settings.topic_dlq},
     }
 
@@ -213,6 +228,7 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
     if truth.invoices and lag > LAG_WARNING * min(t.warn_after for t in truth.invoices):
         print(f"warning: the run's producer fell {lag:.2f}s behind schedule: results may be off",
               file=sys.stderr)
-    passed = verdict.passed(args.minimum)
-    print("PASS" if passed else f"FAIL: precision or recall below {args.minimum:g}")
+    passed = verdict.passed(args.minimum, args.cause_minimum)
+    print("PASS" if passed else f"FAIL: precision or recall below {args.minimum:g}, or cause "
+          f"accuracy below {args.cause_minimum:g}")
     return 0 if passed else 1

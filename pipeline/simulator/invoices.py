@@ -141,3 +141,36 @@ def acknowledgement(
     if reason is not None:
         event["reason_code"], event["reason"] = reason
     return event
+
+
+CLIENTS = (("aisino-leqi", "3.2.1", "leqi"), ("baiwang-cloud", "5.4.0", "third_party"),
+           ("servyou-etax", "2.8.3", "web"))
+"""Current uploaders (name, version, channel)."""
+
+
+def submission(
+    rng: random.Random,
+    invoice_id: str,
+    *,
+    submitted_at: float,
+    client: str,
+    attempt: int,
+    transport_error: str | None = None,
+) -> dict[str, Any]:
+    """A valid ``invoice.submitted`` payload; ``client`` is ``name/version``."""
+    name, version = client.split("/", 1)
+    channel = next((c for n, _, c in CLIENTS if n == name), "third_party")
+    event: dict[str, Any] = {
+        "schema_version": 1,
+        "event_type": "invoice.submitted",
+        "event_id": event_id(rng),
+        "invoice_id": invoice_id,
+        "submitted_at": wire_time(submitted_at),
+        "channel": channel,
+        "client_name": name,
+        "client_version": version,
+        "attempt": attempt,
+    }
+    if transport_error is not None:
+        event["transport_error"] = transport_error
+    return event

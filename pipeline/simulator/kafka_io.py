@@ -53,6 +53,8 @@ async def produce(
     time; ``max_lag`` is how far behind schedule the slowest record was sent.
     """
     topics = {"issued": settings.topic_issued, "acknowledged": settings.topic_acknowledged}
+    if settings.topic_submitted is not None:
+        topics["submitted"] = settings.topic_submitted
     producer = AIOKafkaProducer(**aiokafka_options(settings), acks="all", linger_ms=5,
                                 max_request_size=MAX_REQUEST_BYTES)
     await producer.start()

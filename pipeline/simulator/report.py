@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from .scoring import Score, Verdict
+from .scoring import CauseScore, Score, Verdict
 from .truth import GroundTruth
 
 SHOWN = 10
@@ -47,6 +47,16 @@ def _examples(title: str, identities: Iterable[tuple[str, ...]]) -> list[str]:
     return [f"{title}:", *shown, *more]
 
 
+def cause_lines(causes: CauseScore) -> list[str]:
+    """Cause accuracy and, per expected cause, what the alerts named."""
+    lines = [f"causes:       accuracy {causes.accuracy:.3f}  ({causes.right} of "
+             f"{causes.compared} unsynced alerts named the expected cause)"]
+    for expected in sorted({e for e, _, _ in causes.pairs}):
+        named = Counter({o: n for e, o, n in causes.pairs if e == expected})
+        lines.append(f"  expected {expected:<21} {sum(named.values()):>6}: {_counts(named)}")
+    return lines
+
+
 def verdict_report(verdict: Verdict) -> str:
     """Precision/recall lines, counts per kind, and the first false and missed identities."""
     alerts, letters = verdict.alerts, verdict.dead_letters
@@ -65,6 +75,7 @@ def verdict_report(verdict: Verdict) -> str:
         *per_kind,
         _line("alerts:", alerts),
         _line("dead letters:", letters),
+        *cause_lines(verdict.causes),
         *notes,
         *_examples("false alerts", alerts.false_positives),
         *_examples("missed alerts", alerts.missed),

@@ -10,12 +10,21 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from pipeline.correlation.sla import Thresholds
 
 from .invoices import REJECTIONS
-from .latency import IN_TIME, LatencyModel, clear_of_thresholds, late
-from .outcomes import Answer, Fate
+from .latency import IN_TIME, LATE, LatencyModel, clear_of_thresholds, late
+from .outcomes import Answer, Attempt, Fate
+
+OLD_CLIENT = "aisino-leqi/2.9.0"
+"""The uploader version the platform no longer answers (outdated_client)."""
+TRANSPORT_ERRORS = ("connect timeout after 10s", "connection reset by peer",
+                    "TLS handshake failed", "502 Bad Gateway from proxy")
+LOST_SHARE = 0.2
+"""Of the invoices held by a declared maintenance window, the share the upgrade loses."""
+Cut = Literal["platform", "company"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +35,11 @@ class Window:
     start: float
     end: float
     region_code: str | None = None
+    declared: bool = False  # declared to the worker (INVOICE_SYNC_MAINTENANCE_WINDOWS)
+
+    def contains(self, at: float) -> bool:
+        """``at`` lies inside the window."""
+        return self.start <= at < self.end
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +53,7 @@ class FateContext:
     latency: LatencyModel
     share: float
     window: Window | None
+    cut: Cut = "platform"
 
 
 def in_time(ctx: FateContext) -> Fate:
@@ -52,7 +67,7 @@ def _affected(ctx: FateContext) -> bool:
 
 def _forgotten(ctx: FateContext) -> Fate:
     # Forgotten, device unplugged, upload lost: the platform never answers.
-    return Fate("never_submitted") if _affected(ctx) else in_time(ctx)
+    return Fate("never_submitted", cause="not_submitted") if _affected(ctx) else in_time(ctx)
 
 
 def _incomplete(ctx: FateContext) -> Fate:
@@ -61,9 +76,10 @@ def _incomplete(ctx: FateContext) -> Fate:
     rng, thresholds = ctx.rng, ctx.thresholds
     rejection = Answer(ctx.latency.in_time(rng, thresholds), "rejected", rng.choice(REJECTIONS))
     if rng.random() < 0.5:
-        return Fate("rejected", (rejection,))
+        return Fate("rejected", (rejection,), cause="rejected_fields")
     # Corrected and resubmitted, accepted only after the warning deadline.
-    return Fate("rejected_then_fixed", (rejection, Answer(late(rng, thresholds), "accepted")))
+    return Fate("rejected_then_fixed", (rejection, Answer(late(rng, thresholds), "accepted")),
+                cause="rejected_fields")
 
 
 def _duplicated(ctx: FateContext) -> Fate:
@@ -92,16 +108,66 @@ def _out_of_order(ctx: FateContext) -> Fate:
 
 
 def _held(ctx: FateContext) -> Fate:
-    """Acks stop inside the window (one region, or all), then come out in a burst."""
+    """Acks stop inside the window (one region, or all), then come out in a burst.
+
+    The cut on the company's side (``cut="company"``) stops uploads instead: invoices uploaded
+    inside the window fail in transport (once or twice), are uploaded again after it and then
+    answered. A declared maintenance window loses LOST_SHARE of the invoices it holds."""
     fate = in_time(ctx)
     window = ctx.window
+    if window is None or (window.region_code is not None
+                          and window.region_code != ctx.region_code):
+        return fate
+    if ctx.cut == "company":
+        return _cut_upload(ctx, fate, window)
     answered = ctx.issued_at + fate.answers[0].after
-    if window is None or not window.start <= answered < window.end or (
-            window.region_code is not None and window.region_code != ctx.region_code):
+    if not window.start <= answered < window.end:
         return fate
     burst = ctx.rng.uniform(0.0, 0.1 * ctx.thresholds.warn_after)
     held = clear_of_thresholds(window.end + burst - ctx.issued_at, ctx.thresholds)
-    return Fate("held", (Answer(held, "accepted"),))
+    if window.declared:
+        if window.contains(ctx.issued_at + ctx.thresholds.warn_after):
+            # The warning is deferred past the window: the burst comes before it, unless the
+            # critical deadline's guard band pushes the answer later.
+            critical = ctx.thresholds.critical_after
+            held = window.end + burst - ctx.issued_at
+            if IN_TIME * critical <= held <= LATE * critical:
+                held = LATE * critical * 1.02
+        upload = (Attempt(fate.answers[0].after / 2),)
+        if ctx.rng.random() < LOST_SHARE:
+            return Fate("lost_in_maintenance", attempts=upload, cause="platform_maintenance")
+        return Fate("held", (Answer(held, "accepted"),), attempts=upload,
+                    cause="platform_maintenance")
+    # Uploaded as usual, halfway to the answer it should have had.
+    return Fate("held", (Answer(held, "accepted"),), attempts=(Attempt(fate.answers[0].after / 2),),
+                cause="platform_unavailable")
+
+
+def _cut_upload(ctx: FateContext, fate: Fate, window: Window) -> Fate:
+    latency = fate.answers[0].after
+    uploaded = latency / 2  # a normal upload halfway to the answer
+    if not window.start <= ctx.issued_at + uploaded < window.end:
+        return fate
+    rng, warn = ctx.rng, ctx.thresholds.warn_after
+    failed = [Attempt(uploaded, rng.choice(TRANSPORT_ERRORS))]
+    retry = uploaded + 0.1 * warn
+    if ctx.issued_at + retry < window.end and retry < IN_TIME * warn:
+        failed.append(Attempt(retry, rng.choice(TRANSPORT_ERRORS)))
+    burst = rng.uniform(0.0, 0.1 * warn)
+    answered = clear_of_thresholds(window.end + burst + latency / 2 - ctx.issued_at,
+                                   ctx.thresholds)
+    success = Attempt(answered - latency / 2)  # uploaded again after the cut, then answered
+    return Fate("upload_cut", (Answer(answered, "accepted"),), attempts=(*failed, success),
+                cause="submission_failed")
+
+
+def _outdated(ctx: FateContext) -> Fate:
+    """An uploader the platform no longer answers: uploads go in, nothing comes back."""
+    if not _affected(ctx):
+        return in_time(ctx)
+    uploaded = ctx.latency.in_time(ctx.rng, ctx.thresholds) / 2
+    return Fate("outdated_client", attempts=(Attempt(uploaded),), client=OLD_CLIENT,
+                cause="client_version")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,4 +204,6 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              _out_of_order, 0.2),
     Scenario("malformed", "a share of extra records are bad bytes or break the contract",
              in_time, 0.05, 1.0, malformed=True),
+    Scenario("outdated_client", "a share uploaded by a client version the platform ignores",
+             _outdated, 0.2, -1.0),
 )}

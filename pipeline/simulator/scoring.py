@@ -10,10 +10,14 @@ repeats are reported). What is judged:
   judged, and alerts matching them are neither true nor false positives;
 - ``degraded`` alerts and the ``resolved`` that end them carry no invoice id: they depend on
   window counts, not on one invoice, so they are listed but not scored.
+
+Causes: every expected ``unsynced`` alert observed (first delivery) of an invoice whose truth
+names a cause is compared on ``probable_cause.code``; accuracy = right / compared.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -65,6 +69,28 @@ class Score(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
+class CauseScore:
+    """How many (expected cause, observed cause) pairs the judged unsynced alerts had."""
+
+    pairs: tuple[tuple[str, str, int], ...] = ()
+
+    @property
+    def compared(self) -> int:
+        """Unsynced alerts whose cause was judged."""
+        return sum(count for _, _, count in self.pairs)
+
+    @property
+    def right(self) -> int:
+        """Those naming the expected cause."""
+        return sum(count for expected, observed, count in self.pairs if expected == observed)
+
+    @property
+    def accuracy(self) -> float:
+        """Right / compared (1.0 with nothing to compare)."""
+        return self.right / self.compared if self.compared else 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """The judged run."""
 
@@ -74,10 +100,12 @@ class Verdict:
     repeats: int = 0
     foreign: int = 0
     scopes: tuple[str, ...] = field(default=())
+    causes: CauseScore = field(default=CauseScore())
 
-    def passed(self, minimum: float = 1.0) -> bool:
-        """Alerts and dead letters both meet ``minimum``."""
-        return self.alerts.meets(minimum) and self.dead_letters.meets(minimum)
+    def passed(self, minimum: float = 1.0, cause_minimum: float = 0.0) -> bool:
+        """Alerts and dead letters both meet ``minimum``, cause accuracy ``cause_minimum``."""
+        return (self.alerts.meets(minimum) and self.dead_letters.meets(minimum)
+                and self.causes.accuracy >= cause_minimum)
 
 
 def judge(
@@ -97,6 +125,8 @@ def judge(
         for identity, due_at in invoice.identities():
             (expected if due_at <= cutoff else later).add(identity)
     observed: set[AlertIdentity] = set()
+    causes = {truth.invoice_id: truth.cause for truth in truth.invoices if truth.cause}
+    pairs: Counter[tuple[str, str]] = Counter()
     scopes: list[str] = []
     repeats = foreign = 0
     for alert in alerts:
@@ -113,7 +143,11 @@ def judge(
             continue
         if identity in observed:
             repeats += 1
+            continue
         observed.add(identity)
+        if identity[1] == "unsynced" and identity in expected and invoice_id in causes:
+            cause = alert.get("probable_cause") or {}
+            pairs[(causes[invoice_id], str(cause.get("code") or "none"))] += 1
     letters: set[DeadLetterIdentity] = set()
     for key, reason in dead_letters:
         if key is None or key not in known:
@@ -128,4 +162,5 @@ def judge(
         repeats=repeats,
         foreign=foreign,
         scopes=tuple(scopes),
+        causes=CauseScore(tuple((e, o, n) for (e, o), n in sorted(pairs.items()))),
     )

@@ -44,6 +44,8 @@ class InvoiceTruth:
     warn_after: float
     critical_after: float
     expect: tuple[ExpectedAlert, ...]
+    #: The probable cause its unsynced alerts must name (None: not scored).
+    cause: str | None = None
 
     def identities(self) -> list[tuple[AlertIdentity, float]]:
         """(identity, due_at) of each expected alert."""
@@ -86,9 +88,12 @@ class GroundTruth:
 
     def observe_until(self) -> float:
         """When the run's outcome is settled: every record produced and every invoice past
-        its warning deadline (later critical deadlines need ``--horizon``)."""
+        its warning deadline, deferred ones (declared maintenance) included (later critical
+        deadlines need ``--horizon``)."""
         last = float(self.produced["last_record_at"]) if self.produced else 0.0
-        warnings = (truth.issued_at + truth.warn_after for truth in self.invoices)
+        warnings = [truth.issued_at + truth.warn_after for truth in self.invoices]
+        warnings += [a.due_at for truth in self.invoices for a in truth.expect
+                     if (a.kind, a.severity) == ("unsynced", "warning")]
         return max(last, max(warnings, default=last))
 
 
@@ -115,6 +120,8 @@ def to_line(record: InvoiceTruth | DeadLetterTruth | dict[str, Any]) -> bytes:
             "expect": [{"kind": a.kind, "severity": a.severity, "due_at": wire_time(a.due_at)}
                        for a in record.expect],
         }
+        if record.cause is not None:
+            data["cause"] = record.cause
     elif isinstance(record, DeadLetterTruth):
         data = {"type": "dead_letter", "key": record.key, "topic": record.topic,
                 "reason": record.reason, "defect": record.defect}
@@ -136,6 +143,7 @@ def _invoice(data: dict[str, Any]) -> InvoiceTruth:
         critical_after=float(data["critical_after"]),
         expect=tuple(ExpectedAlert(a["kind"], a["severity"], parse_time(a["due_at"]))
                      for a in data["expect"]),
+        cause=data.get("cause"),
     )
 
 

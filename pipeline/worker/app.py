@@ -27,6 +27,7 @@ import faust
 from faust.types import TP
 
 from pipeline.api_tokens import TokenSet
+from pipeline.correlation.maintenance import MaintenanceCalendar
 from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.sla import SlaRules, Thresholds
@@ -66,7 +67,8 @@ class InvoiceSyncApp:
     """Builds and holds the faust app, the correlator and the batch processor of one worker."""
 
     def __init__(self, settings: Settings, metrics: Metrics, sla: SlaRules | None = None,
-                 tokens: TokenSet | None = None) -> None:
+                 tokens: TokenSet | None = None,
+                 maintenance: MaintenanceCalendar | None = None) -> None:
         self.settings = settings
         self.metrics = metrics
         s = settings
@@ -126,8 +128,11 @@ class InvoiceSyncApp:
         self.app.sensors.add(CommitSensor(metrics))
         raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
                                "key_serializer": "raw", "value_serializer": "raw"}
-        self.source = self.app.topic(s.topic_issued, s.topic_acknowledged, s.topic_ticks,
-                                     s.topic_actions, partitions=s.partitions, **raw)
+        # The submitted topic (optional) is one more co-partitioned input of the same agent.
+        inputs = [s.topic_issued, s.topic_acknowledged, s.topic_ticks, s.topic_actions]
+        if s.topic_submitted is not None:
+            inputs.append(s.topic_submitted)
+        self.source = self.app.topic(*inputs, partitions=s.partitions, **raw)
         # Operators' close/reopen actions, sent by the API on the invoice's owner.
         self.actions = self.app.topic(s.topic_actions, partitions=s.partitions, **raw)
         self.ticks = self.app.topic(s.topic_ticks, partitions=s.partitions, **raw)
@@ -135,8 +140,7 @@ class InvoiceSyncApp:
         self.issued = self.app.topic(s.topic_issued, partitions=s.partitions, **raw)
         self.alerts = self.app.topic(s.topic_alerts, **raw)
         self.dlq = self.app.topic(s.topic_dlq, **raw)
-        batch_topics(self.app, [s.topic_issued, s.topic_acknowledged, s.topic_ticks,
-                                s.topic_actions])
+        batch_topics(self.app, inputs)  # every input, the submitted topic included
         # faust recovers this table from its changelog and routes lookups by it; the agent
         # writes its RocksDB and changelog a batch at a time through the batch store.
         self.table = self.app.Table(
@@ -159,6 +163,8 @@ class InvoiceSyncApp:
             retention=s.retention,
             on_transition=self._count_transition,
             on_isolated=lambda reason: metrics.isolated.labels(reason=reason).inc(),
+            maintenance=maintenance,
+            submissions_tracked=s.topic_submitted is not None,
         )
         self.delivery = DeliveryTracker()
         self.end_offsets = EndOffsetSampler(
@@ -266,6 +272,9 @@ class InvoiceSyncApp:
         for (region, band), count in self.correlator.pending_counts().items():
             m.pending.labels(region_code=m.region(region), age_band=band).inc(count)
         m.oldest_pending.set(self.correlator.oldest_pending_issued_at() or 0)
+        m.unsynced_by_cause.clear()
+        for code, count in self.correlator.unsynced_by_cause().items():
+            m.unsynced_by_cause.labels(code=code).set(count)
         m.degraded.clear()
         for scope, value in self.correlator.degraded():
             m.degraded.labels(scope=scope, value=m.region(value) if scope == "region_code"

@@ -26,8 +26,11 @@ from dataclasses import dataclass
 
 from pipeline.correlation import actions, rules
 from pipeline.correlation.alerts import Alert, Scope
+from pipeline.correlation.causes import Cause, window_cause
 from pipeline.correlation.deadlines import DeadlineIndex
-from pipeline.correlation.facts import Ack, Action, Issued
+from pipeline.correlation.facts import Ack, Action, Issued, Submission
+from pipeline.correlation.maintenance import MaintenanceCalendar, MaintenanceWindow
+from pipeline.correlation.maintenance_alerts import maintenance_alert
 from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.pending import PendingBooks
 from pipeline.correlation.ratelimit import TokenBucket
@@ -43,6 +46,9 @@ EmitAlerts = Callable[[Sequence[Alert]], Awaitable[None]]
 """Sends alerts to the alert topic and returns once the broker has them."""
 
 MAX_DUE_PER_TICK = 5000
+#: How long after a maintenance window's end its alerts are still announced by a worker that
+#: (re)started or took partition 0 over in the meantime.
+ANNOUNCE_LINGER = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +81,8 @@ class Correlator:
         retention: float = 7 * 86400.0,
         on_transition: OnTransition | None = None,
         clock: Callable[[], float] = time.time,
+        maintenance: MaintenanceCalendar | None = None,
+        submissions_tracked: bool = False,
         on_isolated: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
@@ -86,6 +94,10 @@ class Correlator:
         self.retention = retention
         self.on_transition = on_transition
         self.clock = clock
+        self.maintenance = maintenance
+        self.submissions_tracked = submissions_tracked
+        #: (window id, phase) this process announced; a restart announces once more (same ids).
+        self.announced: set[tuple[str, str]] = set()
         self.on_isolated = on_isolated
         self._backoff: dict[int, float] = {}
         self._retry_at: dict[int, float] = {}
@@ -121,6 +133,13 @@ class Correlator:
         new, alerts = actions.on_action(old, action, now=self.clock(), retention=self.retention)
         if new is not old:
             await self._apply(action.invoice_id, partition, old, new, alerts)
+
+    async def on_submitted(self, submission: Submission, partition: int) -> None:
+        """An upload attempt: the record keeps the latest (what a probable cause reads)."""
+        old = self._load(submission.invoice_id)
+        new, alerts = rules.on_submitted(old, submission, now=self.clock(), partition=partition,
+                                         retention=self.retention)
+        await self._apply(submission.invoice_id, partition, old, new, alerts)
 
     def on_unusable_ack(self, partition: int, offset: int) -> None:
         """An ack-topic message went to the dead-letter topic: it still counts as read."""
@@ -160,11 +179,47 @@ class Correlator:
                 self._reschedule(index, due[done:])
                 raise
         self._backoff.pop(partition, None)
+        if partition == 0:
+            await self._announce_maintenance(now)
         outage_alerts = self.outages.evaluate(now)
         if outage_alerts:
             await self.emit(outage_alerts)
             if self.on_transition is not None:
                 self.on_transition(Transition(None, None, outage_alerts, None))
+
+    def _explain(self, now: float) -> rules.Explain | None:
+        """Names the declared window an unsynced invoice waited through. The other causes need
+        the group-wide scope evidence, which the worker does not gather yet (docs/causes.md):
+        without it, no probable cause is better than a wrong one."""
+        calendar = self.maintenance
+        if calendar is None:
+            return None
+
+        def explain(state: InvoiceState, window: MaintenanceWindow | None) -> Cause | None:
+            if window is None:
+                window = calendar.overlapping(state.region_code, state.source_system,
+                                              state.issued_at or now, now)
+            if window is None or (self.submissions_tracked and not state.is_submitted):
+                return None
+            return window_cause(window, now)
+
+        return explain
+
+    async def _announce_maintenance(self, now: float) -> None:
+        """One ``maintenance`` alert when a declared window starts and one when it ends, sent
+        by the owner of partition 0 only."""
+        calendar = self.maintenance
+        if calendar is None:
+            return
+        due = [(window, phase) for window, phase in calendar.announced(now, ANNOUNCE_LINGER)
+               if (window.window_id, phase) not in self.announced]
+        if not due:
+            return
+        alerts = [maintenance_alert(window, phase, calendar.grace, now) for window, phase in due]
+        await self.emit(alerts)
+        self.announced.update((window.window_id, phase) for window, phase in due)
+        if self.on_transition is not None:
+            self.on_transition(Transition(None, None, alerts, None))
 
     async def _fire(self, invoice_id: str, partition: int, now: float,
                     watermark: float) -> None:
@@ -172,7 +227,8 @@ class Correlator:
         old = self._load(invoice_id)
         if old is None:
             return
-        new, alerts = rules.on_due(old, now=now, watermark=watermark)
+        new, alerts = rules.on_due(old, now=now, watermark=watermark,
+                                   calendar=self.maintenance, explain=self._explain(now))
         await self._apply(invoice_id, partition, old, new, alerts, popped=True)
         for alert in alerts:
             if alert.kind == "unsynced" and alert.severity == "warning":
@@ -238,6 +294,10 @@ class Correlator:
     def pending_counts(self) -> Mapping[tuple[str, str], int]:
         """Pending invoices by (region code, age band)."""
         return self.pending.counts
+
+    def unsynced_by_cause(self) -> Mapping[str, int]:
+        """Alerted, still pending invoices by the probable-cause code their alert named."""
+        return self.pending.causes
 
     def oldest_pending_issued_at(self) -> float | None:
         return self.pending.oldest_issued_at()

@@ -9,8 +9,15 @@ import faust
 
 from pipeline.correlation.sla import SlaRulesError
 from pipeline.logs import configure_logging, get_logger
+from pipeline.maintenance_file import MaintenanceFileError
 from pipeline.metrics import Metrics
-from pipeline.settings import SettingsError, load_api_tokens, load_settings, load_sla
+from pipeline.settings import (
+    SettingsError,
+    load_api_tokens,
+    load_maintenance_windows,
+    load_settings,
+    load_sla,
+)
 from pipeline.topics import TopicLayoutError, ensure_topics
 
 log = get_logger(__name__)
@@ -22,7 +29,8 @@ def run_worker() -> int:
         settings = load_settings()
         sla = load_sla(settings)
         tokens = load_api_tokens(settings)
-    except (SettingsError, SlaRulesError) as exc:
+        maintenance = load_maintenance_windows(settings)
+    except (SettingsError, SlaRulesError, MaintenanceFileError) as exc:
         print(f"invoice-sync: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
@@ -47,7 +55,7 @@ def run_worker() -> int:
                             "who reaches the port; for local demos only")
     else:
         log.info("api_tokens_loaded", names=[f"{n}:{r}" for n, r in tokens.names()])
-    worker = InvoiceSyncApp(settings, Metrics(), sla, tokens)
+    worker = InvoiceSyncApp(settings, Metrics(), sla, tokens, maintenance)
     register_views(worker)
     log.info("worker_starting", broker=settings.broker, partitions=settings.partitions,
              warn_after=settings.warn_after, critical_after=settings.critical_after,

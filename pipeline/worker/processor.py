@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from pipeline import intake
-from pipeline.contracts import InvoiceIssued, TaxAcknowledged
+from pipeline.contracts import InvoiceIssued, InvoiceSubmitted, TaxAcknowledged
 from pipeline.contracts.action import InvoiceAction
 from pipeline.correlation.state import UndecodableRecord
 from pipeline.logs import get_logger
@@ -33,11 +33,11 @@ from pipeline.worker.correlator import Correlator
 from pipeline.worker.failures import is_infrastructure, next_backoff
 from pipeline.worker.outputs import Outputs
 from pipeline.worker.store import BatchInHand, BatchStore, PartitionBatch
-from pipeline.worker.wire import to_ack, to_action, to_issued
+from pipeline.worker.wire import to_ack, to_action, to_issued, to_submission
 
 log = get_logger(__name__)
 
-E = TypeVar("E", InvoiceIssued, TaxAcknowledged, InvoiceAction)
+E = TypeVar("E", InvoiceIssued, InvoiceSubmitted, TaxAcknowledged, InvoiceAction)
 
 #: While events flow, a partition's due deadlines are also checked between ticks, at most this
 #: often (seconds): an alert then waits for the next batch, not for the next tick.
@@ -156,6 +156,11 @@ class BatchProcessor:
                                                                record.value))
             if issued is not None:
                 await self._correlator.on_issued(to_issued(issued), record.partition)
+        elif record.topic == self._settings.topic_submitted:
+            upload = await self._admit(record, intake.classify("submitted", record.key,
+                                                               record.value))
+            if upload is not None:
+                await self._correlator.on_submitted(to_submission(upload), record.partition)
         else:
             ack = await self._admit(record, intake.classify("acknowledged", record.key,
                                                             record.value))

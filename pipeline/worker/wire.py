@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
-from pipeline.contracts import InvoiceIssued, SyncAlert, TaxAcknowledged
+from pipeline.contracts import InvoiceIssued, InvoiceSubmitted, SyncAlert, TaxAcknowledged
 from pipeline.contracts.action import InvoiceAction
 from pipeline.correlation.alerts import Alert
-from pipeline.correlation.facts import Ack, Action, Issued
+from pipeline.correlation.causes import Cause
+from pipeline.correlation.facts import Ack, Action, Issued, Submission
 from pipeline.schema_export import schema_id
 
 
@@ -42,6 +44,19 @@ def to_ack(event: TaxAcknowledged) -> Ack:
     )
 
 
+def to_submission(event: InvoiceSubmitted) -> Submission:
+    """The facts of an invoice.submitted event (``client`` is ``name/version``)."""
+    return Submission(
+        invoice_id=event.invoice_id,
+        event_id=event.event_id,
+        submitted_at=event.submitted_at.timestamp(),
+        channel=event.channel,
+        client=f"{event.client_name}/{event.client_version}",
+        attempt=event.attempt,
+        transport_error=event.transport_error,
+    )
+
+
 def to_action(event: InvoiceAction) -> Action:
     """The facts of an invoice.sync.action event."""
     return Action(invoice_id=event.invoice_id, action_id=event.action_id, kind=event.action,
@@ -53,6 +68,15 @@ def _instant(epoch: float | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
 
 
+def cause_to_wire(cause: Cause) -> dict[str, Any]:
+    """The alert's ``probable_cause``: evidence times (keys ending ``_at``) as ISO 8601 UTC."""
+    evidence: dict[str, Any] = {}
+    for key, value in cause.evidence:
+        is_time = key.endswith("_at") and isinstance(value, float | int)
+        evidence[key] = datetime.fromtimestamp(float(value), UTC).isoformat() if is_time else value
+    return {"code": cause.code, "summary": cause.summary, "evidence": evidence}
+
+
 def alert_to_contract(alert: Alert) -> SyncAlert:
     """The invoice.sync.alert event for ``alert``."""
     fields = asdict(alert)
@@ -61,6 +85,8 @@ def alert_to_contract(alert: Alert) -> SyncAlert:
     fields["resolved_alert_ids"] = list(alert.resolved_alert_ids)
     for name in ("region_code", "source_system", "seller_tax_id"):
         fields[name] = fields[name] or ""
+    fields["probable_cause"] = (None if alert.probable_cause is None
+                                else cause_to_wire(alert.probable_cause))
     return SyncAlert.model_validate(fields)
 
 
@@ -71,11 +97,12 @@ def alert_to_json(alert: Alert) -> bytes:
 
 
 def alert_key(alert: Alert) -> bytes:
-    """Kafka key: the invoice id, or ``scope:value`` for region/source alerts."""
+    """Kafka key: the invoice id, or ``scope:value`` for scope alerts (``platform:`` for all)."""
     if alert.invoice_id:
         return alert.invoice_id.encode()
-    value = alert.region_code if alert.scope == "region_code" else alert.source_system
-    return f"{alert.scope}:{value}".encode()
+    values = {"region_code": alert.region_code, "source_system": alert.source_system,
+              "client_version": alert.client_version}
+    return f"{alert.scope}:{values.get(alert.scope or '') or ''}".encode()
 
 
 #: CloudEvents ``type`` of each alert kind: ``cn.invoice-sync.alert.<kind>`` (docs/alerts.md).

@@ -48,6 +48,8 @@ class Stack:
             "alerts": f"{prefix}.invoice.sync.alerts",
             "dlq": f"{prefix}.invoice.sync.dlq",
             "actions": f"{prefix}.invoice.sync.actions",
+            # Only read by workers started with TOPIC_SUBMITTED=stack.topics["submitted"].
+            "submitted": f"{prefix}.invoice.submitted",
         }
         # One token set for the whole group (as one Secret would be): forwarded requests carry
         # the caller's token to the other worker.
@@ -104,12 +106,12 @@ class Stack:
         """Start ``worker``'s process again with the same state dir and settings."""
         return worker.start()
 
-    def create_topics(self) -> None:
+    def create_topics(self, **settings: str) -> None:
         """Create this test's topics as a worker would (before producing to them)."""
         from pipeline.settings import Settings
         from pipeline.topics import ensure_topics
 
-        env = self.worker_env()
+        env = self.worker_env(**settings)
         overrides = {k.removeprefix("INVOICE_SYNC_").lower(): v for k, v in env.items()
                      if k.startswith("INVOICE_SYNC_")}
         asyncio.run(ensure_topics(Settings.model_validate(overrides)))

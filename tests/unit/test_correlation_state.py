@@ -24,6 +24,7 @@ from pipeline.correlation import (
 from pipeline.correlation.facts import Action
 from pipeline.correlation.state import (
     FORMAT_VERSION,
+    LATEST_VERSION,
     SEEN_LIMIT,
     UndecodableRecord,
     UnsupportedVersion,
@@ -65,6 +66,30 @@ states = st.builds(
         actor=st.text(max_size=64), reason=texts, note=texts), max_size=8).map(tuple),
 ).map(lambda s: replace(s, actions=tuple(replace(a, invoice_id=s.invoice_id)
                                           for a in s.actions)))  # stored once per record
+submitted_states = st.builds(
+    replace, states,
+    submitted_at=times,
+    attempts=st.integers(0, 2**16 - 1),
+    channel=st.sampled_from([None, "leqi", "web", "third_party"]),
+    client=texts,
+    transport_error=texts,
+)
+
+
+@given(submitted_states)
+def test_round_trip_with_an_upload(state: InvoiceState) -> None:
+    assert decode(encode(state)) == state
+
+
+def test_without_a_submission_the_record_stays_version_2() -> None:
+    plain = InvoiceState("25112000000012345678", 3, issued_at=T0, region_code="110000")
+    assert encode(plain)[0] == FORMAT_VERSION == 2
+    submitted = replace(plain, submitted_at=T0 + 1, attempts=2, channel="leqi",
+                        client="uploader/3.2.1", transport_error="connect timeout")
+    data = encode(submitted)
+    assert data[0] == LATEST_VERSION == 3
+    assert len(data) - len(encode(plain)) == 11 + 2 + 14 + 2 + 15  # header, client, error
+    assert decode(data) == submitted
 
 
 @given(states)
@@ -135,7 +160,8 @@ def test_version_1_records_are_still_read() -> None:
     ("data", "message"),
     [
         (b"", "unsupported invoice state format version None"),
-        (b"\x03" + encode(InvoiceState("x", 0))[1:], "unsupported invoice state format version 3"),
+        (b"\x04" + encode(InvoiceState("x", 0))[1:], "unsupported invoice state format version 4"),
+        (b"\x03" + encode(InvoiceState("x", 0))[1:], "corrupt invoice state record"),
         (encode(InvoiceState("x", 0))[:-3], "corrupt"),
         (encode(InvoiceState("x", 0)) + b"\x00", "trailing bytes"),
         (b"\x01\x09" + encode(InvoiceState("x", 0))[2:], "corrupt"),
@@ -149,7 +175,7 @@ def test_decode_rejects_bad_data(data: bytes, message: str) -> None:
 
 def test_a_newer_version_is_told_apart_from_corruption() -> None:
     with pytest.raises(UnsupportedVersion):
-        decode(bytes([FORMAT_VERSION + 1]) + encode(InvoiceState("x", 0))[1:])
+        decode(bytes([LATEST_VERSION + 1]) + encode(InvoiceState("x", 0))[1:])
     with pytest.raises(UndecodableRecord) as corrupt:
         decode(encode(InvoiceState("x", 0))[:-3])
     assert not isinstance(corrupt.value, UnsupportedVersion)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pipeline import intake_fast
 from pipeline.contracts import InvoiceIssued, TaxAcknowledged
-from pipeline.contracts.samples import sample_ack, sample_issued
+from pipeline.contracts.samples import sample_ack, sample_issued, sample_submitted
 from pipeline.intake import MAX_VALUE_BYTES, Accepted, EventKind, Rejected, classify
 
 
@@ -23,6 +23,8 @@ def wire(event: dict[str, Any]) -> bytes:
 ISSUED = sample_issued()
 KEY = ISSUED["invoice_id"].encode()
 ACK = sample_ack(ISSUED["invoice_id"])
+SUBMITTED = sample_submitted(ISSUED["invoice_id"])
+BASE = {"issued": ISSUED, "submitted": SUBMITTED, "acknowledged": ACK}
 
 
 def test_valid_issued_is_accepted() -> None:
@@ -126,7 +128,7 @@ def test_unknown_kind_is_a_programming_error() -> None:
         classify("ticks", KEY, wire(ISSUED))  # type: ignore[call-overload]
 
 
-kinds = st.sampled_from(["issued", "acknowledged"])
+kinds = st.sampled_from(["issued", "submitted", "acknowledged"])
 
 
 @settings(max_examples=500)
@@ -147,14 +149,14 @@ json_values = st.recursive(
                                                                  max_size=4),
     max_leaves=10,
 )
-field_names = st.sampled_from(sorted(set(ISSUED) | set(ACK)))
+field_names = st.sampled_from(sorted(set(ISSUED) | set(ACK) | set(SUBMITTED)))
 
 
 @settings(max_examples=500)
 @given(kinds, st.dictionaries(field_names, json_values, max_size=6), st.booleans())
 def test_never_raises_on_mutated_events(kind: EventKind, mutation: dict[str, Any],
                                         keyed: bool) -> None:
-    event = {**(ISSUED if kind == "issued" else ACK), **mutation}
+    event = {**BASE[kind], **mutation}
     key = str(event.get("invoice_id")).encode() if keyed else None
     result = classify(kind, key, json.dumps(event).encode())
     if isinstance(result, Accepted):

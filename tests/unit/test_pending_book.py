@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.correlation.pending import PendingBook, pending_band
-from pipeline.correlation.state import Flag, InvoiceState
+from pipeline.correlation.state import Flag, InvoiceState, named_cause, with_cause
 
 
 def issued(invoice_id: str, at: float, region: str = "110000") -> InvoiceState:
@@ -87,3 +87,21 @@ def test_oldest_first_matches_a_sorted_model(steps: list[tuple[int, int, str]]) 
     if pending:
         middle = pending[len(pending) // 2]
         assert list(book.oldest_first(after=middle)) == [p for p in pending if p > middle]
+
+
+def test_alerted_unsynced_invoices_are_counted_by_the_cause_their_alert_named() -> None:
+    book = PendingBook()
+    quiet = InvoiceState("a", 0, issued_at=1.0, region_code="110000")
+    warned = replace(quiet, flags=Flag.WARNED)
+    named = replace(warned, flags=with_cause(warned.flags, "platform_maintenance"))
+    assert named_cause(named.flags) == "platform_maintenance" and named.flags & Flag.WARNED
+    assert named_cause(warned.flags) is None
+    book.update(None, quiet)
+    assert book.causes == {}
+    book.update(quiet, warned)
+    assert book.causes == {"none": 1}
+    book.update(warned, named)
+    assert book.causes == {"platform_maintenance": 1}
+    synced = replace(named, ack_status="accepted", acknowledged_at=2.0)
+    book.update(named, synced)
+    assert book.causes == {}

@@ -21,9 +21,9 @@ FILES = [schema_file_name(event_type) for event_type in ALL_SCHEMAS]
 
 
 def test_file_names() -> None:
-    assert FILES == ["invoice.issued.schema.json", "tax.acknowledged.schema.json",
-                     "invoice.sync.alert.schema.json", "invoice.sync.action.schema.json",
-                     "sla-rules.schema.json"]
+    assert FILES == ["invoice.issued.schema.json", "invoice.submitted.schema.json",
+                     "tax.acknowledged.schema.json", "invoice.sync.alert.schema.json",
+                     "invoice.sync.action.schema.json", "sla-rules.schema.json"]
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -42,10 +42,10 @@ def test_check_reports_no_drift_in_the_repository() -> None:
 def test_check_reports_missing_and_edited_files(tmp_path: Path) -> None:
     export(tmp_path)
     (tmp_path / FILES[0]).unlink()
-    edited = tmp_path / FILES[2]
+    edited = tmp_path / FILES[3]
     edited.write_text(edited.read_text(encoding="utf-8").replace("alert", "alarm"),
                       encoding="utf-8")
-    assert check(tmp_path) == [FILES[0], FILES[2]]
+    assert check(tmp_path) == [FILES[0], FILES[3]]
 
 
 def test_export_creates_the_directory_and_returns_paths(tmp_path: Path) -> None:
@@ -71,6 +71,10 @@ def test_defaulted_fields_are_optional() -> None:
     assert "schema_version" not in issued["required"]
     assert "invoice_id" in issued["required"]
     assert issued["properties"]["amount"]["type"] == "string"
+    submitted = json.loads(render("invoice.submitted"))
+    assert set(submitted["required"]) == {"event_type", "event_id", "invoice_id", "submitted_at",
+                                          "channel", "client_name", "client_version", "attempt"}
+    assert submitted["properties"]["channel"]["enum"] == ["leqi", "web", "third_party"]
     alert = json.loads(render("invoice.sync.alert"))
     # The worker omits null fields when it writes alerts, so only these are always present.
     assert set(alert["required"]) == {"alert_id", "kind", "severity", "invoice_id", "detected_at"}

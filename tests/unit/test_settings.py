@@ -74,3 +74,33 @@ def test_sasl_settings_map_to_aiokafka_and_stay_secret(monkeypatch: pytest.Monke
     assert options["sasl_plain_username"] == "sync"
     assert options["sasl_plain_password"] == "hunter2"
     assert options["security_protocol"] == "SASL_PLAINTEXT"
+
+
+def test_submitted_topic_is_optional_and_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.topics import topic_names
+
+    assert load_settings().topic_submitted is None
+    assert "submitted" not in topic_names(load_settings())
+    monkeypatch.setenv("INVOICE_SYNC_TOPIC_SUBMITTED", "invoice.submitted")
+    assert topic_names(load_settings())["submitted"] == "invoice.submitted"
+    monkeypatch.setenv("INVOICE_SYNC_TOPIC_SUBMITTED", "bad topic!")
+    with pytest.raises(SettingsError, match="INVOICE_SYNC_TOPIC_SUBMITTED='bad topic!'"):
+        load_settings()
+
+
+def test_maintenance_windows_file(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    from pathlib import Path
+
+    from pipeline.maintenance_file import MaintenanceFileError
+    from pipeline.settings import load_maintenance_windows
+
+    assert load_maintenance_windows(load_settings()) is None
+    path = Path(str(tmp_path)) / "windows.yaml"
+    path.write_text("grace: 1m\nwindows: [{id: w, start: '2026-12-05T22:00:00+08:00', "
+                    "end: '2026-12-06T02:00:00+08:00'}]\n", encoding="utf-8")
+    monkeypatch.setenv("INVOICE_SYNC_MAINTENANCE_WINDOWS", str(path))
+    calendar = load_maintenance_windows(load_settings())
+    assert calendar is not None and calendar.grace == 60.0 and len(calendar.windows) == 1
+    path.write_text("windows: [{id: w}]\n", encoding="utf-8")
+    with pytest.raises(MaintenanceFileError, match=r"windows\.0\.start: Field required"):
+        load_maintenance_windows(load_settings())
