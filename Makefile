@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup venv kafka-jars monitoring-tools deploy-tools lint test test-unit test-integration demo bench bench-quick schemas clean
+.PHONY: setup venv kafka-jars monitoring-tools deploy-tools lint test test-unit test-integration test-faults demo bench bench-quick schemas rules clean
 
 setup: venv kafka-jars monitoring-tools deploy-tools
 
@@ -31,8 +31,12 @@ lint: venv
 schemas: venv
 	$(BIN)/invoice-sync schemas export --dir schemas
 
-# Unit, component, integration (a real Kafka broker started by the test session) and end-to-end
-# (real Prometheus and Alertmanager) tests.
+# deploy/prometheus/rules/invoice-sync.rules.yml from the chart's rules template (one source).
+rules: deploy-tools
+	$(BIN)/python scripts/render-rules.py
+
+# Unit, component, integration (a real Kafka broker started by the test session), fault (real
+# broker and worker processes under faults) and end-to-end (real Prometheus and Alertmanager) tests.
 test: setup
 	$(BIN)/pytest -p no:cacheprovider tests
 
@@ -41,6 +45,10 @@ test-unit: venv
 
 test-integration: venv kafka-jars
 	$(BIN)/pytest -p no:cacheprovider tests/integration
+
+# The fault suite alone (issue 10): real broker, real worker processes, faults from outside.
+test-faults: venv kafka-jars
+	$(BIN)/pytest -p no:cacheprovider --durations=0 tests/faults
 
 demo: venv kafka-jars
 	$(BIN)/invoice-sync demo

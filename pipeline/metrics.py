@@ -88,6 +88,16 @@ class Metrics:
         self.last_commit = Gauge(
             "invoice_sync_last_commit_timestamp_seconds", "When offsets were last committed.",
             registry=r)
+        self.retries = Counter(
+            "invoice_sync_retries_total",
+            "Events whose handling failed on the infrastructure (send refused, timeout) and was "
+            "retried after a backoff, by topic.", ["topic"], registry=r)
+        self.isolated = Counter(
+            "invoice_sync_isolated_total",
+            "Invoices set aside so they cannot block their partition: deadline_failed (a defect "
+            "while firing its deadline: deadline dropped, record kept), undecodable (a stored "
+            "record this version cannot read: left for a worker that can).",
+            ["reason"], registry=r)
         self.taxpayer_id_warnings = Counter(
             "invoice_sync_taxpayer_id_check_failures_total",
             "Taxpayer ids whose USCC check digit failed (accepted, not dropped), by field.",

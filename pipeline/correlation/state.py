@@ -53,6 +53,18 @@ class Flag(enum.IntFlag):
 NO_FLAGS = Flag(0)
 
 
+class UndecodableRecord(ValueError):
+    """Stored bytes this version cannot read: a newer format version, or corrupt data.
+
+    The record is left as it is (docs/state-format.md): a worker that can read it may own the
+    partition later, and rewriting it would lose what it holds.
+    """
+
+
+class UnsupportedVersion(UndecodableRecord):
+    """A state format version this code does not know (a newer worker wrote it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class InvoiceState:
     """Compact per-invoice record; see the module docstring for the shapes it takes."""
@@ -174,17 +186,20 @@ def encode(state: InvoiceState) -> bytes:
 
 
 def decode(data: bytes) -> InvoiceState:
-    """Inverse of :func:`encode`; raises ValueError on an unknown version or corrupt data."""
+    """Inverse of :func:`encode`; raises UnsupportedVersion on an unknown version and
+    UndecodableRecord (both ValueErrors) on corrupt data."""
     try:
         return _decode(bytes(data))
-    except (struct.error, KeyError, UnicodeDecodeError, IndexError) as exc:
-        raise ValueError(f"corrupt invoice state record: {exc}") from exc
+    except UndecodableRecord:
+        raise
+    except (struct.error, KeyError, UnicodeDecodeError, IndexError, ValueError) as exc:
+        raise UndecodableRecord(f"corrupt invoice state record: {exc}") from exc
 
 
 def _decode(data: bytes) -> InvoiceState:
     if len(data) < 1 or data[0] != FORMAT_VERSION:
         found = data[0] if len(data) else None
-        raise ValueError(f"unsupported invoice state format version {found!r}")
+        raise UnsupportedVersion(f"unsupported invoice state format version {found!r}")
     _, status_code, partition, flags, mask = _HEADER.unpack_from(data, 0)
     offset = _HEADER.size
     count = _POPCOUNT[mask]
@@ -205,14 +220,14 @@ def _decode(data: bytes) -> InvoiceState:
             continue
         end = offset + length
         if end > len(data):
-            raise ValueError(f"corrupt invoice state record: {name} truncated")
+            raise UndecodableRecord(f"corrupt invoice state record: {name} truncated")
         strings.append(data[offset:end].decode("utf-8"))
         offset = end
     if offset != len(data):
-        raise ValueError("corrupt invoice state record: trailing bytes")
+        raise UndecodableRecord("corrupt invoice state record: trailing bytes")
     invoice_id, region_code, source_system, seller_tax_id, reason_code, reason = strings
     if invoice_id is None:
-        raise ValueError("corrupt invoice state record: no invoice id")
+        raise UndecodableRecord("corrupt invoice state record: no invoice id")
     return InvoiceState(
         invoice_id=invoice_id,
         partition=partition,

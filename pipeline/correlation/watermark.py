@@ -2,24 +2,50 @@
 
 A deadline may fire only once the acks that could have met it were read; otherwise a worker that is
 behind (restart, backlog, slow consumer) would alert on invoices whose acks sit unread in Kafka.
-Per acknowledgement partition:
+The rule uses offsets, which Kafka orders, never ``acknowledged_at``, which producers stamp in any
+order (docs/watermark.md has the proof):
 
-* caught up (everything up to the partition's end offset has been processed): the watermark is now;
-* behind: the largest ``acknowledged_at`` read so far, capped at now so a producer whose clock runs
-  ahead cannot push the watermark into the future.
+* the adapter records *samples* ``(t, E)``: ``t`` read from the worker's clock *before* asking the
+  broker for the ack partition's end offset, ``E`` the broker's answer. Every ack appended to the
+  partition before ``t`` has an offset below ``E``;
+* *progress* is the offset after the last processed ack (or, before any was processed since the
+  assignment, the group's committed offset);
+* the watermark is the latest ``t`` whose ``E <= progress``: every ack appended before it has been
+  processed. A deadline ``D`` may fire once the watermark is ``>= D``.
 
-Pure bookkeeping: the adapter passes offsets, end offsets and the current time in.
+A *hold* (after the worker regained a broker it had lost) caps every watermark for a settle period,
+so acks that producers buffered during the loss can land before the deadlines of the loss fire.
+
+Samples are bounded: one that a later sample dominates (later ``t``, no larger ``E``) or that
+progress has passed is dropped, and past ``MAX_SAMPLES`` the closest ones are thinned out.
+Dropping a sample can only lower the watermark, never raise it: no deadline fires early for it.
+
+Pure bookkeeping: the adapter passes offsets, samples and the current time in.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
+
+#: Samples kept per partition while the consumer is behind them (a sample per tick: an hour of
+#: backlog at 1 s ticks thins to about one sample every 28 s, the watermark's step then).
+MAX_SAMPLES = 128
 
 
 @dataclass(slots=True)
 class _PartitionMark:
     next_offset: int | None = None
-    max_acknowledged_at: float = 0.0
+    #: The latest sample time whose end offset progress has reached (None: none yet).
+    reached: float | None = None
+    #: Samples not reached yet, strictly increasing in both time and end offset.
+    samples: deque[tuple[float, int]] = field(default_factory=deque)
+
+
+@dataclass(slots=True)
+class _Hold:
+    at: float
+    until: float
 
 
 @dataclass(slots=True)
@@ -27,16 +53,27 @@ class AckWatermarks:
     """Watermarks of the acknowledgement partitions this worker reads."""
 
     _marks: dict[int, _PartitionMark] = field(default_factory=dict)
+    _hold: _Hold | None = None
 
-    def observe(self, partition: int, offset: int, acknowledged_at: float, now: float) -> None:
-        """Record that the ack at ``offset`` (valid or not) was processed."""
-        mark = self._marks.setdefault(partition, _PartitionMark())
-        mark.next_offset = offset + 1 if mark.next_offset is None else max(mark.next_offset,
-                                                                            offset + 1)
-        mark.max_acknowledged_at = max(mark.max_acknowledged_at, min(acknowledged_at, now))
+    def sample(self, partition: int, at: float, end_offset: int) -> None:
+        """Record that every ack appended to ``partition`` before ``at`` lies below
+        ``end_offset`` (``at`` must be taken before the end offset was asked for)."""
+        samples = self._marks.setdefault(partition, _PartitionMark()).samples
+        if samples and samples[-1][0] >= at:
+            return  # out of order (two requests in flight): keeping it would gain nothing sure
+        # A later sample with no larger end offset is reached whenever they are: drop them.
+        while samples and samples[-1][1] >= end_offset:
+            samples.pop()
+        samples.append((at, end_offset))
+        if len(samples) > MAX_SAMPLES:
+            # Drop the inner sample whose neighbours are closest in time: the steps stay even
+            # over the whole backlog, and the watermark is never higher for it.
+            gaps = [samples[i + 1][0] - samples[i - 1][0] for i in range(1, len(samples) - 1)]
+            del samples[1 + gaps.index(min(gaps))]
 
     def observe_offset(self, partition: int, offset: int) -> None:
-        """Record a processed ack message that carried no usable time (e.g. a dead letter)."""
+        """Record that the ack-topic message at ``offset`` (valid or dead-lettered) was
+        processed: its effect is in the table."""
         mark = self._marks.setdefault(partition, _PartitionMark())
         mark.next_offset = offset + 1 if mark.next_offset is None else max(mark.next_offset,
                                                                             offset + 1)
@@ -46,24 +83,50 @@ class AckWatermarks:
         mark = self._marks.get(partition)
         return None if mark is None else mark.next_offset
 
-    def value(self, partition: int, *, end_offset: int | None, committed: int | None,
-              now: float) -> float:
-        """The watermark of ``partition``.
+    def hold(self, *, at: float, until: float) -> None:
+        """Keep every watermark at or below ``at`` until the clock reaches ``until``.
 
-        ``end_offset`` is the partition's high watermark as last fetched (None: not known yet);
-        ``committed`` the group's committed offset (the next offset to read) at assignment, which
-        stands in for progress when no ack has been processed since.
+        Overlapping holds combine into the stricter of both.
         """
-        mark = self._marks.get(partition) or _PartitionMark()
-        read_up_to = max(mark.next_offset or 0, committed or 0)
-        if end_offset is not None and read_up_to >= end_offset:
-            return now
-        return mark.max_acknowledged_at
+        current = self._hold
+        if current is not None and current.until > at:
+            at, until = min(at, current.at), max(until, current.until)
+        self._hold = _Hold(at=at, until=until)
+
+    def held_until(self, now: float) -> float | None:
+        """When the current hold ends (None: no hold at ``now``)."""
+        hold = self._hold
+        return hold.until if hold is not None and now < hold.until else None
+
+    def value(self, partition: int, *, committed: int | None, now: float) -> float:
+        """The watermark of ``partition`` (0.0: nothing is known to be read).
+
+        ``committed`` is the group's committed offset (the next offset to read) loaded at
+        assignment: it stands for progress until an ack is processed here. Only samples taken
+        by this worker count; the adapter forgets a partition when it is revoked.
+        """
+        mark = self._marks.get(partition)
+        if mark is None:
+            return 0.0
+        progress = max(mark.next_offset or 0, committed or 0)
+        samples = mark.samples
+        while samples and samples[0][1] <= progress:
+            mark.reached = samples.popleft()[0]
+        if mark.reached is None:
+            return 0.0
+        watermark = min(mark.reached, now)
+        hold = self._hold
+        if hold is not None:
+            if now < hold.until:
+                watermark = min(watermark, hold.at)
+            else:
+                self._hold = None
+        return watermark
 
     def partitions(self) -> list[int]:
-        """Partitions with any recorded progress."""
+        """Partitions with any recorded progress or sample."""
         return list(self._marks)
 
     def forget(self, partition: int) -> None:
-        """Drop a partition that was revoked from this worker."""
+        """Drop a partition that was revoked from this worker (its samples count no more)."""
         self._marks.pop(partition, None)

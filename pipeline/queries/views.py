@@ -18,10 +18,14 @@ _RAISED: tuple[tuple[Flag, AlertKind, Severity], ...] = (
 
 
 def iso(seconds: float | None) -> str | None:
-    """Epoch seconds as ISO 8601 in UTC (``...+00:00``), None stays None."""
+    """Epoch seconds as ISO 8601 in UTC (``...+00:00``); None stays None, and so becomes a time
+    datetime cannot show (a record stored before the contract bounded times, docs/api.md)."""
     if seconds is None:
         return None
-    return datetime.fromtimestamp(seconds, tz=UTC).isoformat()
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC).isoformat()
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def sync_status(state: InvoiceState) -> str:

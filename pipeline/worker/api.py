@@ -31,7 +31,7 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
-from pipeline.correlation.state import InvoiceState, decode
+from pipeline.correlation.state import InvoiceState, UndecodableRecord, decode
 from pipeline.logs import get_logger
 from pipeline.queries.paging import local_page, merge_pages
 from pipeline.queries.params import (
@@ -86,8 +86,15 @@ class OperatorApi:
     # -- local answers --------------------------------------------------------------------
 
     def load(self, invoice_id: str) -> InvoiceState | None:
+        """The stored record; Unavailable if this version cannot read it (a newer format)."""
         raw = self.worker.table.get(invoice_id)
-        return None if raw is None else decode(raw)
+        if raw is None:
+            return None
+        try:
+            return decode(raw)
+        except UndecodableRecord as exc:
+            raise Unavailable(f"invoice {invoice_id}'s record cannot be read by this worker "
+                              f"version ({exc}); ask again once the upgrade is complete") from None
 
     def owned(self, invoice_id: str) -> InvoiceState | None:
         """The record if it lies in a partition this worker actively owns."""
@@ -108,8 +115,13 @@ class OperatorApi:
 
     async def local_summary(self, query: SummaryQuery) -> Summary:
         summary = Summary()
-        for count, (_, raw) in enumerate(self.worker.table.items(), start=1):
-            summary.add(decode(raw), query)
+        for count, (invoice_id, raw) in enumerate(self.worker.table.items(), start=1):
+            try:
+                state = decode(raw)
+            except UndecodableRecord as exc:  # a partial summary would read as complete
+                raise Unavailable(f"invoice {invoice_id}'s record cannot be read by this worker "
+                                  f"version ({exc})") from None
+            summary.add(state, query)
             if count % SCAN_SLICE == 0:
                 await asyncio.sleep(0)
         return summary
@@ -210,7 +222,10 @@ def register_api(worker: InvoiceSyncApp) -> None:
             return error(web, 400, "bad_request", str(exc))
         except Unavailable as exc:
             return error(web, 503, "unavailable", str(exc))
-        state = api.load(invoice_id)
+        try:
+            state = api.load(invoice_id)
+        except Unavailable as exc:
+            return error(web, 503, "unreadable_record", str(exc))
         if state is None:
             return error(web, 404, "not_found",
                          f"invoice {invoice_id} is not known: neither issued nor acknowledged "

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
 import faust
@@ -32,7 +32,7 @@ from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.rules import synced_transition
 from pipeline.correlation.sla import SlaRules, Thresholds
-from pipeline.correlation.state import InvoiceState
+from pipeline.correlation.state import InvoiceState, UndecodableRecord
 from pipeline.kafka_options import faust_credentials
 from pipeline.logs import get_logger
 from pipeline.metrics import AGE_BANDS, Metrics
@@ -40,6 +40,7 @@ from pipeline.settings import Settings
 from pipeline.topics import MAX_MESSAGE_BYTES
 from pipeline.worker.correlator import Correlator
 from pipeline.worker.deadletter import dead_letter_headers
+from pipeline.worker.failures import is_infrastructure, next_backoff
 from pipeline.worker.wire import alert_key, alert_to_json, to_ack, to_issued
 
 log = get_logger(__name__)
@@ -54,6 +55,9 @@ DUE_CHECK_SPACING = 0.1
 #: Records of a partition checked for expiry per tick (synced past retention, held acks):
 #: 500/s per partition walks a 10-million-record worker table in under an hour.
 SWEEP_PER_TICK = 500
+#: How long one end-offset request (the watermark's sample) may take before the broker counts
+#: as lost.
+END_OFFSETS_TIMEOUT = 5.0
 
 
 class CommitSensor(faust.Sensor):
@@ -139,6 +143,7 @@ class InvoiceSyncApp:
             max_clock_skew=s.max_clock_skew,
             retention=s.retention,
             on_transition=self._count_transition,
+            on_isolated=lambda reason: metrics.isolated.labels(reason=reason).inc(),
         )
         self._assigned_generation = 0
         self._built_generation = -1
@@ -157,17 +162,57 @@ class InvoiceSyncApp:
     async def _correlate(self, stream: Any) -> None:
         async for event in stream.events():
             message = event.message
+            await self._process(message)
+            self._next_offsets[message.tp] = message.offset + 1
+            if message.topic != self.settings.topic_ticks:
+                await self._fire_due_between_ticks(message.partition)
+
+    async def _process(self, message: Any) -> None:
+        """Handle one message; only return once its effect (or its dead letter) is durable.
+
+        An infrastructure failure (failures.py) is retried with backoff, the offset held: the
+        event was valid. Any other failure is a defect of the record: it is dead-lettered
+        (the partition goes on). A tick is never dead-lettered nor retried here: the
+        correlator keeps its invoices scheduled (backing off) or isolates a defective one.
+        """
+        if message.topic == self.settings.topic_ticks:
             try:
                 await self._dispatch(message)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a bug on one message must not stop the partition
-                log.exception("processing_failed", topic=message.topic,
-                              partition=message.partition, offset=message.offset)
-                await self._dead_letter(message, "processing_error", repr(exc)[:500])
-            self._next_offsets[message.tp] = message.offset + 1
-            if message.topic != self.settings.topic_ticks:
-                await self._fire_due_between_ticks(message.partition)
+            except Exception as exc:
+                log.warning("tick_failed", partition=message.partition, error=repr(exc)[:500])
+            return
+        try:
+            await self._retrying(message, lambda: self._dispatch(message))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a defect of this record must not stop the partition
+            log.exception("processing_failed", topic=message.topic,
+                          partition=message.partition, offset=message.offset)
+            error = repr(exc)[:500]
+            # The invoice's stored record is in a format this version cannot read: it stays
+            # untouched, the event waits in the dead-letter topic for a worker that can.
+            reason = ("undecodable_state" if isinstance(exc, UndecodableRecord)
+                      else "processing_error")
+            await self._retrying(message, lambda: self._dead_letter(message, reason, error))
+
+    async def _retrying(self, message: Any, work: Callable[[], Awaitable[None]]) -> None:
+        """``work()``, repeated after a backoff while it fails on the infrastructure."""
+        delay: float | None = None
+        while True:
+            try:
+                await work()
+                return
+            except Exception as exc:
+                if not is_infrastructure(exc):
+                    raise
+                delay = next_backoff(delay)
+                self.metrics.retries.labels(topic=message.topic).inc()
+                log.warning("processing_retried", topic=message.topic,
+                            partition=message.partition, offset=message.offset,
+                            retry_in=delay, error=repr(exc)[:500])
+                await asyncio.sleep(delay)
 
     async def _dispatch(self, message: Any) -> None:
         s = self.settings
@@ -233,8 +278,7 @@ class InvoiceSyncApp:
 
     async def _on_tick(self, partition: int, *, sweep: bool = False) -> None:
         tp = TP(self.settings.topic_acknowledged, partition)
-        await self.correlator.on_tick(partition, end_offset=self._end_offset(tp),
-                                      committed=self._committed(tp))
+        await self.correlator.on_tick(partition, committed=self._committed(tp))
         if sweep:
             await self.correlator.sweep(partition, self._sweep_slice(partition))
 
@@ -294,7 +338,11 @@ class InvoiceSyncApp:
     async def _dead_letter(self, message: Any, reason: str, error: str) -> None:
         headers = dead_letter_headers(message.topic, message.partition, message.offset,
                                       reason, error)
-        await self.dlq.send(key=message.key, value=message.value, headers=headers)
+        # faust's send only queues the record: await its delivery too, so the event (and its
+        # offset) is done only once the dead letter is in Kafka; a failure raises to the caller,
+        # which retries (failures.py).
+        delivery = await self.dlq.send(key=message.key, value=message.value, headers=headers)
+        await delivery
         self.metrics.dead_letters.labels(topic=message.topic, reason=reason).inc()
         log.warning("dead_lettered", topic=message.topic, partition=message.partition,
                     offset=message.offset, reason=reason, error=error)
@@ -302,10 +350,35 @@ class InvoiceSyncApp:
     # -- timer ----------------------------------------------------------------------------
 
     async def _send_ticks(self) -> None:
+        await self._sample_end_offsets()
         for partition in sorted(self.active_partitions()):
             await self.ticks.send(value=b"", partition=partition)
         self._refresh_lag_gauges()
         self._refresh_pending_gauges()
+
+    async def _sample_end_offsets(self) -> None:
+        """Ask the broker for the ack partitions' end offsets: the watermark's samples.
+
+        The time is read BEFORE the request is sent, so every ack appended before it lies below
+        the answer (docs/watermark.md). A failed request adds no sample: the watermark stays.
+        """
+        partitions = sorted(self.active_partitions())
+        if not partitions:
+            return
+        tps = [TP(self.settings.topic_acknowledged, p) for p in partitions]
+        watermarks = self.correlator.watermarks
+        at = time.time()
+        try:
+            ends = await asyncio.wait_for(self.app.consumer.highwaters(*tps),
+                                          timeout=END_OFFSETS_TIMEOUT)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # aiokafka errors, timeout, consumer restarting
+            log.warning("end_offsets_failed", error=repr(exc)[:200])
+            return
+        for tp, end in ends.items():
+            if tp.partition in partitions:
+                watermarks.sample(tp.partition, at, end)
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -381,7 +454,7 @@ class InvoiceSyncApp:
                     lag += max(0, end - max(self._next_offsets.get(tp, 0), committed or 0))
                 if topic == s.topic_acknowledged:
                     marks.append(self.correlator.watermarks.value(
-                        partition, end_offset=end, committed=committed, now=now))
+                        partition, committed=committed, now=now))
             m.lag.labels(topic=topic).set(lag)
         if marks:
             m.watermark.set(min(marks))

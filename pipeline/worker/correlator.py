@@ -23,9 +23,10 @@ from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.pending import PendingBook
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.sla import SlaRules
-from pipeline.correlation.state import InvoiceState, decode, encode
+from pipeline.correlation.state import InvoiceState, UndecodableRecord, decode, encode
 from pipeline.correlation.watermark import AckWatermarks
 from pipeline.logs import get_logger
+from pipeline.worker.failures import is_infrastructure, next_backoff
 
 log = get_logger(__name__)
 
@@ -51,6 +52,7 @@ class Correlator:
         on_transition: Callable[[InvoiceState | None, InvoiceState | None, Sequence[Alert]], None]
         | None = None,
         clock: Callable[[], float] = time.time,
+        on_isolated: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.sla = sla
@@ -61,6 +63,9 @@ class Correlator:
         self.retention = retention
         self.on_transition = on_transition
         self.clock = clock
+        self.on_isolated = on_isolated
+        self._backoff: dict[int, float] = {}
+        self._retry_at: dict[int, float] = {}
         self.watermarks = AckWatermarks()
         self.deadlines: dict[int, DeadlineIndex] = {}
         self.pending = PendingBook()
@@ -83,19 +88,23 @@ class Correlator:
         old = self._load(ack.invoice_id)
         new, alerts = rules.on_ack(old, ack, now=now, partition=partition,
                                    retention=self.retention)
-        self.watermarks.observe(partition, offset, ack.acknowledged_at, now)
         await self._apply(ack.invoice_id, partition, old, new, alerts)
+        # Only once its effect is in the table does the ack count as read.
+        self.watermarks.observe_offset(partition, offset)
 
     def on_unusable_ack(self, partition: int, offset: int) -> None:
         """An ack-topic message went to the dead-letter topic: it still counts as read."""
         self.watermarks.observe_offset(partition, offset)
 
-    async def on_tick(self, partition: int, *, end_offset: int | None,
-                      committed: int | None) -> None:
-        """Fire what is due on ``partition``, as far as the ack watermark allows."""
+    async def on_tick(self, partition: int, *, committed: int | None) -> None:
+        """Fire what is due on ``partition``, as far as the ack watermark allows.
+
+        ``committed``: the group's committed offset of the ack partition at assignment.
+        """
         now = self.clock()
-        watermark = self.watermarks.value(partition, end_offset=end_offset,
-                                          committed=committed, now=now)
+        if now < self._retry_at.get(partition, 0.0):
+            return  # backing off after an infrastructure failure
+        watermark = self.watermarks.value(partition, committed=committed, now=now)
         index = self.deadlines.setdefault(partition, DeadlineIndex())
         # Per-invoice alerts drain at a bounded rate so a recovery does not storm the topic;
         # what is left stays in the index for the next tick.
@@ -103,29 +112,61 @@ class Correlator:
                                                       MAX_DUE_PER_TICK))
         self.drain.take(now, len(due))
         for done, invoice_id in enumerate(due):
-            old = self._load(invoice_id)
-            if old is None:
-                continue
-            new, alerts = rules.on_due(old, now=now, watermark=watermark)
             try:
-                await self._apply(invoice_id, partition, old, new, alerts, popped=True)
-            except BaseException:
-                # Not sent (broker down, or cancelled): what was popped stays due, so the next
-                # tick of this running worker retries it (a restart would rebuild it anyway).
-                for pending_id in due[done:]:
-                    state = self._load(pending_id)
-                    if state is not None:
-                        index.schedule(pending_id, rules.next_deadline(state))
+                await self._fire(invoice_id, partition, now, watermark)
+            except UndecodableRecord:
+                continue  # counted and logged by _load; its deadline is dropped
+            except Exception as exc:
+                if not is_infrastructure(exc):
+                    self._isolate(invoice_id, partition, exc)
+                    continue
+                # Not sent (broker down, send refused): what was popped stays due, and this
+                # partition's deadlines wait a backoff before the running worker retries them.
+                self._reschedule(index, due[done:])
+                delay = self._backoff[partition] = next_backoff(self._backoff.get(partition))
+                self._retry_at[partition] = now + delay
                 raise
-            for alert in alerts:
-                if alert.kind == "unsynced" and alert.severity == "warning":
-                    self.outages.observe_due(
-                        old.region_code or "", old.source_system or "", unsynced=True, at=now)
+            except BaseException:  # cancelled: keep what was popped for the next owner's tick
+                self._reschedule(index, due[done:])
+                raise
+        self._backoff.pop(partition, None)
         outage_alerts = self.outages.evaluate(now)
         if outage_alerts:
             await self.emit(outage_alerts)
             if self.on_transition is not None:
                 self.on_transition(None, None, outage_alerts)
+
+    async def _fire(self, invoice_id: str, partition: int, now: float,
+                    watermark: float) -> None:
+        """Run ``on_due`` for one invoice just popped from the deadline index."""
+        old = self._load(invoice_id)
+        if old is None:
+            return
+        new, alerts = rules.on_due(old, now=now, watermark=watermark)
+        await self._apply(invoice_id, partition, old, new, alerts, popped=True)
+        for alert in alerts:
+            if alert.kind == "unsynced" and alert.severity == "warning":
+                self.outages.observe_due(
+                    old.region_code or "", old.source_system or "", unsynced=True, at=now)
+
+    def _reschedule(self, index: DeadlineIndex, invoice_ids: Sequence[str]) -> None:
+        for invoice_id in invoice_ids:
+            raw = self.store.get(invoice_id)
+            try:
+                state = None if raw is None else decode(raw)
+            except UndecodableRecord:
+                continue  # counted when it was loaded; nothing to schedule
+            if state is not None:
+                index.schedule(invoice_id, rules.next_deadline(state))
+
+    def _isolate(self, invoice_id: str, partition: int, exc: Exception) -> None:
+        """A defect in one invoice's deadline handling (not the infrastructure's): its deadline
+        is dropped, so it never blocks the partition's later deadlines; the record is kept
+        (the operator API shows it) and a restart tries it once more."""
+        log.error("deadline_isolated", invoice_id=invoice_id, partition=partition,
+                  error=repr(exc)[:500], exc_info=exc)
+        if self.on_isolated is not None:
+            self.on_isolated("deadline_failed")
 
     async def sweep(self, partition: int, records: Iterable[tuple[str, bytes]]) -> int:
         """Expire synced records and held acks past retention among ``records``.
@@ -137,7 +178,10 @@ class Correlator:
         now = self.clock()
         expired = 0
         for invoice_id, raw in records:
-            state = decode(raw)
+            try:
+                state = decode(raw)
+            except UndecodableRecord:
+                continue  # counted by the rebuild; left for a worker that can read it
             if state.partition != partition or not rules.is_expired(state, now):
                 continue
             new, alerts = rules.on_due(state, now=now, watermark=now)
@@ -152,8 +196,12 @@ class Correlator:
         self.deadlines = {p: DeadlineIndex() for p in partitions}
         self.pending = PendingBook()
         count = 0
-        for _, raw in records:
-            state = decode(raw)
+        for invoice_id, raw in records:
+            try:
+                state = decode(raw)
+            except UndecodableRecord as exc:
+                self._undecodable(invoice_id, exc)
+                continue
             if state.partition not in partitions:
                 continue
             count += 1
@@ -165,12 +213,27 @@ class Correlator:
             self.pending.update(None, state)
         for stale in set(self.watermarks.partitions()) - partitions:
             self.watermarks.forget(stale)
+        for stale in set(self._retry_at) - partitions:
+            self._retry_at.pop(stale, None)
+            self._backoff.pop(stale, None)
         log.info("state_rebuilt", invoices=count, partitions=sorted(partitions))
         return count
 
     def _load(self, invoice_id: str) -> InvoiceState | None:
         raw = self.store.get(invoice_id)
-        return None if raw is None else decode(raw)
+        if raw is None:
+            return None
+        try:
+            return decode(raw)
+        except UndecodableRecord as exc:
+            self._undecodable(invoice_id, exc)
+            raise
+
+    def _undecodable(self, invoice_id: str, exc: UndecodableRecord) -> None:
+        """Count and log a stored record this version cannot read; it stays as it is."""
+        log.error("record_undecodable", invoice_id=invoice_id, error=str(exc)[:200])
+        if self.on_isolated is not None:
+            self.on_isolated("undecodable")
 
     async def _apply(self, invoice_id: str, partition: int, old: InvoiceState | None,
                      new: InvoiceState | None, alerts: Sequence[Alert], *,

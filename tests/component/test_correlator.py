@@ -44,6 +44,12 @@ def _correlator(clock: Clock, sink: FailingSink, store: dict[str, bytes],
                       outages=OutageDetector(), drain=TokenBucket(rate, burst), clock=clock)
 
 
+async def _tick(c: Correlator, clock: Clock, *, end: int, committed: int) -> None:
+    """A tick of partition 0 after a sample of its ack end offset taken now."""
+    c.watermarks.sample(0, clock.now, end)
+    await c.on_tick(0, committed=committed)
+
+
 def _issued(n: int, at: float = T0) -> Issued:
     return Issued(f"inv-{n}", f"ev-{n}", at, "110000", "erp-a", "91350100M000100Y43")
 
@@ -54,10 +60,10 @@ async def test_deadline_waits_for_the_ack_watermark() -> None:
     await c.on_issued(_issued(1), partition=0)
     clock.now = T0 + 30
     # Behind on the ack partition (end offset 5, nothing read): the watermark is 0, nothing fires.
-    await c.on_tick(0, end_offset=5, committed=0)
+    await _tick(c, clock, end=5, committed=0)
     assert sink.sent == []
     # Caught up: the watermark is now and the warning fires.
-    await c.on_tick(0, end_offset=5, committed=5)
+    await _tick(c, clock, end=5, committed=5)
     assert [(a.kind, a.severity) for a in sink.sent] == [("unsynced", "warning")]
 
 
@@ -68,13 +74,13 @@ async def test_an_alert_that_failed_to_send_is_not_recorded_as_sent() -> None:
     clock.now = T0 + 30
     sink.fail = True
     with pytest.raises(ConnectionError):
-        await c.on_tick(0, end_offset=0, committed=0)
+        await _tick(c, clock, end=0, committed=0)
     assert not decode(store["inv-1"]).flags & Flag.WARNED
     # After a restart the record is reloaded from the table and the alert goes out.
     sink.fail = False
     restarted = _correlator(clock, sink, store)
     restarted.rebuild(store.items(), {0})
-    await restarted.on_tick(0, end_offset=0, committed=0)
+    await _tick(restarted, clock, end=0, committed=0)
     assert [a.invoice_id for a in sink.sent] == ["inv-1"]
 
 
@@ -84,13 +90,13 @@ async def test_due_alerts_drain_at_a_bounded_rate() -> None:
     for n in range(12):
         await c.on_issued(_issued(n), partition=0)
     clock.now = T0 + 30
-    await c.on_tick(0, end_offset=0, committed=0)
+    await _tick(c, clock, end=0, committed=0)
     assert len(sink.sent) == 5
     clock.now += 1.0
-    await c.on_tick(0, end_offset=0, committed=0)
+    await _tick(c, clock, end=0, committed=0)
     assert len(sink.sent) == 10
     clock.now += 1.0
-    await c.on_tick(0, end_offset=0, committed=0)
+    await _tick(c, clock, end=0, committed=0)
     assert len({a.invoice_id for a in sink.sent}) == 12
 
 
@@ -116,11 +122,11 @@ async def test_a_failed_send_keeps_the_due_invoices_scheduled_in_the_running_wor
     clock.now = T0 + 30
     sink.fail = True
     with pytest.raises(ConnectionError):
-        await c.on_tick(0, end_offset=0, committed=0)
+        await _tick(c, clock, end=0, committed=0)
     assert len(c.deadlines[0]) == 3
     sink.fail = False
     clock.now += 1.0
-    await c.on_tick(0, end_offset=0, committed=0)
+    await _tick(c, clock, end=0, committed=0)
     assert sorted(a.invoice_id for a in sink.sent) == ["inv-0", "inv-1", "inv-2"]
     # Counted once for outage detection, not once per attempt.
     assert c.outages._totals(("region_code", "110000"), c.outages._index(clock.now)).due == 3

@@ -129,6 +129,11 @@ class Stack:
         """Read ``role``'s topic from the start until ``until(records)`` holds."""
         return asyncio.run(self._read(self.topics[role], until, timeout))
 
+    def read_topic(self, topic: str, until: Callable[[list[Any]], bool], timeout: float = 60,
+                   ) -> list[Any]:
+        """Read any topic by name (e.g. a table's changelog) from the start until ``until``."""
+        return asyncio.run(self._read(topic, until, timeout))
+
     async def _read(self, topic: str, until: Callable[[list[Any]], bool],
                     wait_seconds: float) -> list[Any]:
         consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.bootstrap,

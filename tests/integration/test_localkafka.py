@@ -15,7 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from pipeline.localkafka import BrokerInfo, LocalKafkaError, start, status, stop
 from pipeline.localkafka.cli import run
-from pipeline.localkafka.testing import free_port, running_broker
+from pipeline.localkafka.testing import free_port, restart_broker, running_broker, stop_broker
 
 
 def process_exists(pid: int) -> bool:
@@ -149,3 +149,38 @@ def test_cli_start_prints_bootstrap_last_and_status_stop(
     assert run(["status", "--data-dir", data_dir]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no broker running" in err
+
+
+def test_stop_and_restart_broker_keeps_port_and_records(tmp_path: Path) -> None:
+    async def produce(bootstrap: str, topic: str) -> int:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            return (await producer.send_and_wait(topic, b"kept", key=b"k")).offset
+        finally:
+            await producer.stop()
+
+    async def read_one(bootstrap: str, topic: str) -> bytes | None:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+                                    auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            async with asyncio.timeout(30):
+                return (await consumer.getone()).value
+        finally:
+            await consumer.stop()
+
+    with running_broker(tmp_path) as info:
+        topic = f"kept-{uuid.uuid4().hex[:8]}"
+        assert asyncio.run(produce(info.bootstrap, topic)) == 0
+        stop_broker(info)
+        assert status(info.data_dir) is None
+        with pytest.raises(RuntimeError, match="not running"):
+            stop_broker(info)
+
+        again = restart_broker(info)
+
+        assert (again.port, again.controller_port, again.data_dir) == (
+            info.port, info.controller_port, info.data_dir)
+        assert again.pid != info.pid
+        assert asyncio.run(read_one(again.bootstrap, topic)) == b"kept"

@@ -44,3 +44,26 @@ def test_bad_messages_are_dead_lettered_and_valid_ones_behind_them_flow(stack: S
     # The valid invoice produced after the bad ones is correlated: it alerts as unsynced.
     alerts = stack.alerts(lambda a: any(x["invoice_id"] == valid["invoice_id"] for x in a))
     assert [a["kind"] for a in alerts if a["invoice_id"] == valid["invoice_id"]] == ["unsynced"]
+
+
+def test_times_outside_utc_are_dead_lettered_and_never_block_later_deadlines(
+        stack: Stack) -> None:
+    """Issue 10 item 2: such an issued_at was accepted, its alert could not be built, and every
+    later deadline of its partition waited behind it while each tick was dead-lettered."""
+    stack.create_topics()
+    now = datetime.now(UTC).isoformat()
+    year_zero = sample_issued(seq=20, issued_at="0001-01-01T00:00:00+00:01")
+    year_10000 = sample_issued(seq=21, issued_at="9999-12-31T23:59:59-00:01")
+    valid = [sample_issued(seq=30 + n, issued_at=now) for n in range(10)]
+    stack.produce_events("issued", [year_zero, year_10000, *valid])
+    worker = stack.worker(WARN_AFTER="2s").wait_ready()
+
+    wanted = {v["invoice_id"] for v in valid}
+    alerts = stack.alerts(lambda a: wanted <= {x["invoice_id"] for x in a})
+    assert sorted(a["invoice_id"] for a in alerts if a["kind"] == "unsynced") == sorted(wanted)
+    dead = stack.read("dlq", lambda rs: len(rs) >= 2)
+    assert sorted((_headers(r)["error_reason"], r.key.decode()) for r in dead) == sorted(
+        ("contract", e["invoice_id"]) for e in (year_zero, year_10000))
+    assert all("not representable in UTC" in _headers(r)["error"] for r in dead)
+    status, body = worker.http(f"/invoices/{year_zero['invoice_id']}")
+    assert status == 404 and orjson.loads(body)["error"] == "not_found"

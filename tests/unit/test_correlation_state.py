@@ -20,7 +20,13 @@ from pipeline.correlation import (
     on_due,
     on_issued,
 )
-from pipeline.correlation.state import SEEN_LIMIT, event_hash, remember
+from pipeline.correlation.state import (
+    SEEN_LIMIT,
+    UndecodableRecord,
+    UnsupportedVersion,
+    event_hash,
+    remember,
+)
 
 T0 = 1_764_400_000.123
 SLA = Thresholds(900.0, 3600.0)
@@ -113,8 +119,16 @@ def test_format_starts_with_version_1() -> None:
     ],
 )
 def test_decode_rejects_bad_data(data: bytes, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UndecodableRecord, match=message):
         decode(data)
+
+
+def test_a_newer_version_is_told_apart_from_corruption() -> None:
+    with pytest.raises(UnsupportedVersion):
+        decode(b"\x02" + encode(InvoiceState("x", 0))[1:])
+    with pytest.raises(UndecodableRecord) as corrupt:
+        decode(encode(InvoiceState("x", 0))[:-3])
+    assert not isinstance(corrupt.value, UnsupportedVersion)
 
 
 def test_too_long_text_is_refused() -> None:

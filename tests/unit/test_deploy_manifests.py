@@ -12,10 +12,7 @@ import copy
 import importlib.util
 import io
 import json
-import os
 import re
-import shutil
-import subprocess
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -31,15 +28,28 @@ import yaml
 
 from pipeline.correlation.sla import SlaRules, Thresholds
 from pipeline.settings import ENV_PREFIX, Settings, load_settings
+from tests.unit.deploy_tools import (
+    CHART_DIR,
+    CRD_KINDS,
+    ROOT,
+    by_kind_list,
+    deploy_share,
+    helm_template,
+    kubeconform_args,
+    objects_of,
+    one,
+    run,
+    run_failing,
+    tool,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 COMPOSE_FILE = ROOT / "compose.yaml"
-CHART_DIR = ROOT / "deploy" / "helm" / "invoice-sync"
 FULL_VALUES = CHART_DIR / "ci" / "sasl-monitoring-values.yaml"
-CHART_RULES = CHART_DIR / "files" / "invoice-sync.rules.yml"
 RULES_FILE = ROOT / "deploy" / "prometheus" / "rules" / "invoice-sync.rules.yml"
+RULES_VALUES = ROOT / "deploy" / "prometheus" / "rules.values.yaml"
+DASHBOARD_FILE = ROOT / "deploy" / "grafana" / "dashboards" / "invoice-sync.json"
 PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 ALERTMANAGER_CONFIG = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 ALERT_WEBHOOK = ROOT / "deploy" / "compose" / "alert_webhook.py"
@@ -49,61 +59,9 @@ SHELL_SCRIPTS = (
     ROOT / "deploy" / "compose" / "create-topics.sh",
 )
 
-# Must match scripts/install-deploy-tools.sh (KUBE_VERSION, the share directory layout).
-KUBE_VERSION = "1.37.0"
-# Where the install script puts things: $DEPLOY_TOOLS_PREFIX if set, else the repo's .venv.
-TOOL_DIRS = tuple(
-    Path(p)
-    for p in (os.environ.get("DEPLOY_TOOLS_PREFIX"), ROOT / ".venv", "/usr/local")
-    if p is not None
-)
-INSTALL_HINT = "run scripts/install-deploy-tools.sh"
-
 STATE_DIR = "/var/lib/invoice-sync"
 WORKERS = ("worker-1", "worker-2")
-CRD_KINDS = ("ServiceMonitor", "PrometheusRule")
 SETTING_NAMES = frozenset(ENV_PREFIX + name.upper() for name in Settings.model_fields)
-
-
-# --- tools --------------------------------------------------------------------------------------
-
-
-def tool(name: str) -> str:
-    """Absolute path of an installed tool; fails the test when it is missing."""
-    search = os.pathsep.join([*(str(d / "bin") for d in TOOL_DIRS), os.environ.get("PATH", "")])
-    found = shutil.which(name, path=search)
-    if found is None:
-        pytest.fail(f"{name} is not installed: {INSTALL_HINT}", pytrace=False)
-    return found
-
-
-def deploy_share(relative: str) -> Path:
-    """A path under <prefix>/share/deploy-tools written by the install script."""
-    for prefix in TOOL_DIRS:
-        candidate = prefix / "share" / "deploy-tools" / relative
-        if candidate.exists():
-            return candidate
-    pytest.fail(f"share/deploy-tools/{relative} is missing: {INSTALL_HINT}", pytrace=False)
-
-
-def run(args: list[str], *, stdin: str | None = None, cwd: Path = ROOT) -> str:
-    """Run a tool; fail with its output unless it exits 0. Returns stdout."""
-    done = subprocess.run(
-        args, input=stdin, capture_output=True, text=True, cwd=cwd, timeout=120, check=False
-    )
-    assert done.returncode == 0, (
-        f"{' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
-    )
-    return done.stdout
-
-
-def run_failing(args: list[str], *, stdin: str | None = None) -> str:
-    """Run a tool that must reject its input; returns stdout + stderr."""
-    done = subprocess.run(
-        args, input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=120, check=False
-    )
-    assert done.returncode != 0, f"{' '.join(args)} accepted what it should reject"
-    return done.stdout + done.stderr
 
 
 # --- Dockerfile -----------------------------------------------------------------------------------
@@ -391,18 +349,10 @@ FULL = Variant("sasl-tls-monitoring", ("--values", str(FULL_VALUES)))
 VARIANTS = (DEFAULTS, FULL)
 
 
-def helm_template(*args: str) -> str:
-    return run([tool("helm"), "template", "inv", str(CHART_DIR), "--namespace", "billing", *args])
-
-
 @pytest.fixture(scope="module", params=VARIANTS, ids=lambda v: v.name)
 def rendered(request: pytest.FixtureRequest) -> tuple[Variant, str]:
     variant: Variant = request.param
     return variant, helm_template(*variant.args)
-
-
-def objects_of(manifest: str) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(manifest) if doc]
 
 
 @pytest.fixture(scope="module")
@@ -415,40 +365,12 @@ def defaults() -> list[dict[str, Any]]:
     return objects_of(helm_template())
 
 
-def by_kind_list(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    return [o for o in objects if o["kind"] == kind]
-
-
-def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    [found] = [o for o in objects if o["kind"] == kind]
-    return found
-
-
 def worker_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
     containers: list[dict[str, Any]] = one(objects, "StatefulSet")["spec"]["template"]["spec"][
         "containers"
     ]
     [container] = containers
     return container
-
-
-def kubeconform_args() -> list[str]:
-    schemas = deploy_share("kubernetes-json-schema")
-    return [
-        tool("kubeconform"),
-        "-strict",
-        "-summary",
-        "-output",
-        "json",
-        "-kubernetes-version",
-        KUBE_VERSION,
-        "-schema-location",
-        f"{schemas}/{{{{.NormalizedKubernetesVersion}}}}-standalone{{{{.StrictSuffix}}}}"
-        "/{{.ResourceKind}}{{.KindSuffix}}.json",
-        # CRD kinds: no schema in kubernetes-validate; crd-check and validate-crds.mjs cover them.
-        "-skip",
-        ",".join(CRD_KINDS),
-    ]
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.name)
@@ -596,7 +518,7 @@ def test_sla_rules_config_map_is_a_file_the_worker_loads(
     assert env["INVOICE_SYNC_SLA_RULES"]["value"] == f"{mounts['sla-rules']}/sla-rules.yaml"
 
 
-def test_service_monitor_scrapes_the_http_service_as_job_invoice_sync(
+def test_service_monitor_scrapes_the_http_service_job_named_after_it(
     full: list[dict[str, Any]],
 ) -> None:
     monitor = one(full, "ServiceMonitor")["spec"]
@@ -610,21 +532,21 @@ def test_service_monitor_scrapes_the_http_service_as_job_invoice_sync(
     [endpoint] = monitor["endpoints"]
     assert endpoint["port"] in {p["name"] for p in matched[0]["spec"]["ports"]}
     assert endpoint["path"] == "/metrics"
-    # The rules select up{job="invoice-sync"}; the job label comes from this Service label.
-    assert matched[0]["metadata"]["labels"][monitor["jobLabel"]] == "invoice-sync"
-    assert 'job="invoice-sync"' in RULES_FILE.read_text()
+    # No jobLabel: job is the Service's name, which every rule of the release selects on.
+    assert "jobLabel" not in monitor
+    job = matched[0]["metadata"]["name"]
+    rules = yaml.safe_dump(one(full, "PrometheusRule")["spec"])
+    assert f'job="{job}"' in rules and 'namespace="billing"' in rules
 
 
-def test_prometheus_rule_is_the_compose_rules_file(full: list[dict[str, Any]]) -> None:
-    source = yaml.safe_load(RULES_FILE.read_text())
-    assert one(full, "PrometheusRule")["spec"]["groups"] == source["groups"]
-
-
-def test_chart_rules_file_is_the_prometheus_rules_file() -> None:
-    # A symlink keeps one source; should it be replaced by a copy, the copy must not drift.
-    assert CHART_RULES.resolve() == RULES_FILE.resolve() or (
-        CHART_RULES.read_bytes() == RULES_FILE.read_bytes()
-    ), f"{CHART_RULES.relative_to(ROOT)} differs from {RULES_FILE.relative_to(ROOT)}"
+def test_prometheus_rule_renders_the_compose_rules_file() -> None:
+    # One template: the chart with the rules file's values gives the rules file.
+    manifest = helm_template(
+        "--values", str(RULES_VALUES), "--show-only", "templates/prometheusrule.yaml",
+        release="invoice-sync",
+    )
+    rendered = one(objects_of(manifest), "PrometheusRule")["spec"]["groups"]
+    assert rendered == yaml.safe_load(RULES_FILE.read_text())["groups"]
 
 
 def test_monitoring_objects_are_opt_in(defaults: list[dict[str, Any]]) -> None:
@@ -633,15 +555,18 @@ def test_monitoring_objects_are_opt_in(defaults: list[dict[str, Any]]) -> None:
     assert "ConfigMap" not in kinds, "no SLA rules given, no ConfigMap"
 
 
-def test_packaged_chart_carries_the_rules(tmp_path: Path) -> None:
-    # `helm package` resolves the files/ symlink: the published chart renders the same rules.
+def test_packaged_chart_carries_the_rules_and_the_dashboard(tmp_path: Path) -> None:
+    # `helm package` resolves the files/ symlink: the published chart has the same dashboard.
     run([tool("helm"), "package", str(CHART_DIR), "--destination", str(tmp_path)])
     [archive] = tmp_path.glob("invoice-sync-*.tgz")
     manifest = run(
-        [tool("helm"), "template", "inv", str(archive), "--set", "prometheusRule.enabled=true"]
+        [tool("helm"), "template", "invoice-sync", str(archive), "--values", str(RULES_VALUES),
+         "--set", "grafanaDashboard.enabled=true"]
     )
     rule = one(objects_of(manifest), "PrometheusRule")
     assert rule["spec"]["groups"] == yaml.safe_load(RULES_FILE.read_text())["groups"]
+    dashboard = one(objects_of(manifest), "ConfigMap")["data"]["invoice-sync.json"]
+    assert json.loads(dashboard) == json.loads(DASHBOARD_FILE.read_text())
 
 
 def test_each_pod_advertises_its_dns_name_on_the_headless_service(

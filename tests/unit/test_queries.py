@@ -23,7 +23,7 @@ from pipeline.queries.params import (
     parse_summary,
 )
 from pipeline.queries.summary import LatencySketch, Summary
-from pipeline.queries.views import invoice_view, sync_status
+from pipeline.queries.views import invoice_view, pending_item, sync_status
 
 NOW = 1_800_000_000.0
 
@@ -102,6 +102,16 @@ def test_invoice_view_shows_status_acknowledgement_latency_and_alerts() -> None:
     pending = invoice_view(issued("B", NOW - 60), now=NOW)
     assert pending["status"] == "pending" and pending["age_seconds"] == 60.0
     assert pending["acknowledgement"] is None and pending["alerts"] == []
+
+
+@pytest.mark.parametrize("at", [-62135596860.0, 253402300859.0 + 60, float("inf")],
+                         ids=["year 0", "year 10000", "infinite"])
+def test_a_stored_time_outside_datetime_shows_as_null_not_an_error(at: float) -> None:
+    """Records admitted before issue 10's contract bound may hold such times: the view
+    must still answer (it raised ValueError, a plain-text 500)."""
+    view = invoice_view(issued("C", at), now=NOW)
+    assert view["issued_at"] is None and view["status"] == "pending"
+    assert pending_item(issued("C", at), now=NOW)["issued_at"] is None
 
 
 def test_sync_status_of_each_record_shape() -> None:

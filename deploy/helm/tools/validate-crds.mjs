@@ -6,8 +6,8 @@
 //   node validate-crds.mjs MODELS_DIR < objects.json
 //
 // MODELS_DIR: the npm prefix the package was installed into (scripts/install-deploy-tools.sh).
-// stdin: a JSON array of Kubernetes objects; kinds other than ServiceMonitor / PrometheusRule
-// are ignored. Exit status 1 if any object is invalid.
+// stdin: a JSON array of Kubernetes objects; kinds other than ServiceMonitor, PrometheusRule and
+// AlertmanagerConfig are ignored. Exit status 1 if any object is invalid.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -18,12 +18,26 @@ if (!modelsDir) {
   process.exit(2);
 }
 const packageDir = join(modelsDir, "node_modules", "@kubernetes-models", "prometheus-operator");
-const load = async (kind) =>
-  (await import(pathToFileURL(join(packageDir, "monitoring.coreos.com", "v1", `${kind}.js`)).href))[kind];
+const load = async (version, kind) =>
+  (await import(pathToFileURL(join(packageDir, "monitoring.coreos.com", version, `${kind}.js`)).href))[kind];
 const models = {
-  "monitoring.coreos.com/v1/ServiceMonitor": await load("ServiceMonitor"),
-  "monitoring.coreos.com/v1/PrometheusRule": await load("PrometheusRule"),
+  "monitoring.coreos.com/v1/ServiceMonitor": await load("v1", "ServiceMonitor"),
+  "monitoring.coreos.com/v1/PrometheusRule": await load("v1", "PrometheusRule"),
+  "monitoring.coreos.com/v1alpha1/AlertmanagerConfig": await load("v1alpha1", "AlertmanagerConfig"),
 };
+
+// An AlertmanagerConfig's child routes are unvalidated JSON in the CRD (the operator decodes them
+// when it reconciles): check each against the Route schema the package generates.
+const { validate: validateRoute } = await import(
+  pathToFileURL(join(packageDir, "_schemas",
+    "ComGithubPrometheusOperatorPrometheusOperatorPkgApisMonitoringV1alpha1Route.js")).href);
+const childRouteErrors = (route, path) =>
+  (route?.routes ?? []).flatMap((child, i) => {
+    const where = `${path}.routes[${i}]`;
+    const own = validateRoute(child) ? [] :
+      validateRoute.errors.map((e) => `${where}${e.instancePath}: ${e.keyword} ${JSON.stringify(e.params)}`);
+    return [...own, ...childRouteErrors(child, where)];
+  });
 
 const objects = JSON.parse(readFileSync(0, "utf8"));
 let checked = 0;
@@ -34,6 +48,10 @@ for (const object of objects) {
   checked += 1;
   try {
     new Model(object).validate();
+    if (object.kind === "AlertmanagerConfig") {
+      const errors = childRouteErrors(object.spec?.route, "spec.route");
+      if (errors.length) throw new Error(errors.join("; "));
+    }
   } catch (error) {
     failed += 1;
     console.error(`${object.kind} ${object.metadata?.name}: ${error.message}`);
