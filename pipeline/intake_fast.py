@@ -5,7 +5,7 @@ them, or ``None`` for anything it does not recognise as plainly valid: then inta
 contract itself, which gives the verdict and names the error. So the fast path may only ever be
 narrower than the contract, never wider: it accepts only canonical forms (JSON types as the
 contract's strict fields want them, ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|+HH:MM)`` timestamps in
-years 1000-8999, ids and amounts that match the contract's patterns) and checks the
+the contract's range, ids and amounts that match the contract's patterns) and checks the
 cross-field rules with the contract's own model validators. tests/unit/test_intake_fast.py
 proves the same verdict and the same parsed event on generated and corrupted records.
 
@@ -27,6 +27,7 @@ from pydantic_core import TzInfo
 
 from pipeline.contracts import InvoiceIssued, WireEvent
 from pipeline.contracts.money import MONEY_PATTERN
+from pipeline.contracts.timestamps import EARLIEST, LATEST
 from pipeline.taxpayer import TaxpayerIdCheck, check_taxpayer_id
 
 M = TypeVar("M", bound=WireEvent)
@@ -50,7 +51,8 @@ _TWO_DIGITS = re.compile(r"[0-9]{2}").fullmatch
 _REGION = re.compile(r"[0-9]{6}").fullmatch
 _CURRENCY = re.compile(r"[A-Z]{3}").fullmatch
 # Years 1000-8999 only: far from the ends of datetime's range, where an offset can push the
-# UTC instant out of it; the contract decides those (and every other form) itself.
+# UTC instant out of it (comparing with the contract's bounds could then overflow); the contract
+# decides those (and every other form) itself.
 _TIMESTAMP = re.compile(
     r"[1-8][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
     r"(?:Z|[+-][01][0-9]:[0-5][0-9])"
@@ -88,8 +90,9 @@ def _timestamp(value: Any) -> datetime | None:
         return None
     # pydantic's own tzinfo class, as the contract gives it (a constructor call, because
     # datetime.replace() costs several times more)
-    return datetime(d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond,
-                    _zone("Z" if value[-1] == "Z" else value[-6:]))
+    stamp = datetime(d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond,
+                     _zone("Z" if value[-1] == "Z" else value[-6:]))
+    return stamp if EARLIEST <= stamp < LATEST else None  # the contract's range, in UTC
 
 
 def _money(value: Any) -> Decimal | None:
