@@ -326,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         args.live_seconds = 20.0 if args.quick else 60.0
     if args.peers is None:
         # off in the quick mode that CI runs: a first run builds the Kafka Streams app with
-        # Maven and installs Quix Streams (minutes on a fresh machine), then both add ~45 s
+        # Maven and installs Quix Streams (minutes on a fresh machine), then both took 85 s
+        # of a loaded machine's quick run (docs/performance.md)
         args.peers = not args.quick
     command = "python -m benchmarks.bench " + " ".join(argv if argv is not None else sys.argv[1:])
     started = datetime.now(UTC)
