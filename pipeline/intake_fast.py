@@ -92,7 +92,11 @@ def _timestamp(value: Any) -> datetime | None:
     # datetime.replace() costs several times more)
     stamp = datetime(d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond,
                      _zone("Z" if value[-1] == "Z" else value[-6:]))
-    return stamp if EARLIEST <= stamp < LATEST else None  # the contract's range, in UTC
+    # Outside the contract's [EARLIEST, LATEST) the contract gives the verdict and the message
+    # (the year test first: comparing a year-1 or year-9999 time with an offset can overflow).
+    if not 1999 <= d.year <= 2100 or not EARLIEST <= stamp < LATEST:
+        return None
+    return stamp
 
 
 def _money(value: Any) -> Decimal | None:

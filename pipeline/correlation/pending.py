@@ -20,8 +20,8 @@ AgeBand = str  # "within_sla" | "past_warning" | "past_critical"
 
 
 def pending_band(state: InvoiceState | None) -> tuple[str, AgeBand] | None:
-    """(region_code, age band) of an issued, not yet synced invoice; None otherwise."""
-    if state is None or not state.is_issued or state.is_synced:
+    """(region_code, age band) of an issued, not yet synced nor closed invoice; None otherwise."""
+    if state is None or not state.is_issued or state.is_synced or state.is_closed:
         return None
     if state.flags & Flag.ESCALATED:
         band = "past_critical"

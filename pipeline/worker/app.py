@@ -4,6 +4,15 @@ A thin adapter. Validation lives in :mod:`pipeline.intake`, the rules in
 :mod:`pipeline.correlation`, and the ordering of effects in
 :class:`~pipeline.worker.correlator.Correlator`.
 
+The unit of work is one fetched batch of one topic-partition (pipeline/worker/transport.py):
+faust keeps the group, the assignment, table recovery and the offset commits, and the agent
+receives each fetch's records as one event. Per batch: every record is applied to the
+correlator over the batch's overlay of the records it touches (alerts are sent and their
+delivery awaited as they arise, dead letters awaited); then the touched records are persisted
+(one RocksDB WriteBatch, the changelog produced as a batch and awaited, the changelog offset;
+pipeline/worker/store.py); only then does the agent take the next event, which acks the batch
+and lets faust commit past it. Alerts before state, state before commit.
+
 Why one agent over three topics: issued, acknowledged and tick messages of one partition all touch
 the same table keys; a single agent with concurrency 1 applies them one at a time, so no two
 coroutines ever interleave a read-modify-write of one invoice (FAUST.md trap 3).
@@ -23,10 +32,11 @@ from typing import Any, TypeVar, cast
 
 import faust
 from faust.types import TP
-from rocksdict import ReadOptions
 
 from pipeline import intake
+from pipeline.api_tokens import TokenSet
 from pipeline.contracts import InvoiceIssued, TaxAcknowledged
+from pipeline.contracts.action import InvoiceAction
 from pipeline.correlation.alerts import Alert
 from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
@@ -38,14 +48,26 @@ from pipeline.logs import get_logger
 from pipeline.metrics import AGE_BANDS, Metrics
 from pipeline.settings import Settings
 from pipeline.topics import MAX_MESSAGE_BYTES
+from pipeline.worker import killpoint
 from pipeline.worker.correlator import Correlator
 from pipeline.worker.deadletter import dead_letter_headers
 from pipeline.worker.failures import is_infrastructure, next_backoff
-from pipeline.worker.wire import alert_key, alert_to_json, to_ack, to_issued
+from pipeline.worker.guard import Routes, guard
+from pipeline.worker.store import BatchInHand, BatchStore, PartitionBatch
+from pipeline.worker.transport import batch_topics, broker_url, mark_processed, records_of
+from pipeline.worker.wire import (
+    alert_headers,
+    alert_key,
+    alert_source,
+    alert_to_json,
+    to_ack,
+    to_action,
+    to_issued,
+)
 
 log = get_logger(__name__)
 
-E = TypeVar("E", InvoiceIssued, TaxAcknowledged)
+E = TypeVar("E", InvoiceIssued, TaxAcknowledged, InvoiceAction)
 
 PRODUCER_LINGER_MS = 5
 PRODUCER_BATCH_BYTES = 1024 * 1024
@@ -55,6 +77,9 @@ DUE_CHECK_SPACING = 0.1
 #: Records of a partition checked for expiry per tick (synced past retention, held acks):
 #: 500/s per partition walks a 10-million-record worker table in under an hour.
 SWEEP_PER_TICK = 500
+#: Backoff (seconds) while a batch's records cannot be persisted (e.g. the broker is away).
+PERSIST_RETRY_FIRST = 0.1
+PERSIST_RETRY_MAX = 5.0
 #: How long one end-offset request (the watermark's sample) may take before the broker counts
 #: as lost.
 END_OFFSETS_TIMEOUT = 5.0
@@ -74,13 +99,16 @@ class CommitSensor(faust.Sensor):
 class InvoiceSyncApp:
     """Builds and holds the faust app and the correlator for one worker process."""
 
-    def __init__(self, settings: Settings, metrics: Metrics, sla: SlaRules | None = None) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, sla: SlaRules | None = None,
+                 tokens: TokenSet | None = None) -> None:
         self.settings = settings
         self.metrics = metrics
         s = settings
+        #: The operator API's routes and the roles they need (filled by register_views).
+        self.routes = Routes()
         self.app = faust.App(
             s.app_id,
-            broker=s.broker,
+            broker=broker_url(s.broker),
             broker_credentials=faust_credentials(s),
             # faust 0.15 has no "rocksdict://" URL: its RocksDB store runs on rocksdict when
             # use_rocksdict is set (python-rocksdb is unmaintained).
@@ -91,6 +119,14 @@ class InvoiceSyncApp:
             web_enabled=True,
             web_port=s.web_port,
             web_bind=s.web_bind,
+            # Only our views answer (worker/guard.py): faust's /router, /table, /graph, stats
+            # and /performance would expose topology and table data without authentication.
+            web_router_enabled=False,
+            web_tables_enabled=False,
+            web_stats_enabled=False,
+            web_graph_enabled=False,
+            web_metrics_enabled=False,
+            web_application_options={"middlewares": [guard(self.routes, tokens)]},
             # What this worker advertises to the group: key lookups are routed here for the
             # partitions it owns (faust's table_route), and /pending fans out to it.
             # None: faust's default, http://HOSTNAME:WEB_PORT.
@@ -109,6 +145,9 @@ class InvoiceSyncApp:
             producer_max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,
             consumer_max_fetch_size=MAX_MESSAGE_BYTES + 64 * 1024,
             stream_wait_empty=True,
+            # Each event is a batch of up to transport.DEFAULT_MAX_RECORDS records: a few
+            # queued batches keep the agent busy; more would only hold fetched records in RAM.
+            stream_buffer_maxsize=16,
             table_standby_replicas=0,
             rocksdb_options={
                 "block_cache_size": s.rocksdb_block_cache_bytes,
@@ -122,18 +161,26 @@ class InvoiceSyncApp:
         raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
                                "key_serializer": "raw", "value_serializer": "raw"}
         self.source = self.app.topic(s.topic_issued, s.topic_acknowledged, s.topic_ticks,
-                                     partitions=s.partitions, **raw)
+                                     s.topic_actions, partitions=s.partitions, **raw)
+        # Operators' close/reopen actions, sent by the API on the invoice's owner.
+        self.actions = self.app.topic(s.topic_actions, partitions=s.partitions, **raw)
         self.ticks = self.app.topic(s.topic_ticks, partitions=s.partitions, **raw)
         # Routes invoice lookups to the worker owning the key's partition (see worker/api.py).
         self.issued = self.app.topic(s.topic_issued, partitions=s.partitions, **raw)
         self.alerts = self.app.topic(s.topic_alerts, **raw)
         self.dlq = self.app.topic(s.topic_dlq, **raw)
+        batch_topics(self.app, [s.topic_issued, s.topic_acknowledged, s.topic_ticks,
+                                s.topic_actions])
+        # faust recovers this table from its changelog and routes lookups by it; the agent
+        # writes its RocksDB and changelog a batch at a time through the batch store.
         self.table = self.app.Table(
             "invoices", key_type=str, value_type=bytes,
             partitions=s.partitions, help="Per-invoice sync state.")
+        self.batch_store = BatchStore(self.table, self._changelog_producer)
+        self._in_hand = BatchInHand()
         default = Thresholds(warn_after=s.warn_after, critical_after=s.critical_after)
         self.correlator = Correlator(
-            store=self.table,
+            store=self._in_hand,
             sla=sla or SlaRules(default=default),
             emit=self.emit_alerts,
             outages=OutageDetector(window_seconds=s.degraded_window,
@@ -150,6 +197,7 @@ class InvoiceSyncApp:
         self._next_offsets: dict[TP, int] = {}
         self._due_checked: dict[int, float] = {}
         self._sweep_from: dict[int, bytes | None] = {}
+        self._event_counters: dict[tuple[str, str], Any] = {}
         cast(Any, self.app.on_partitions_assigned).connect(self._on_assigned)
         self.app.agent(self.source, name="correlate", concurrency=1)(self._correlate)
         self.app.timer(s.tick_interval, name="tick")(self._send_ticks)
@@ -162,27 +210,70 @@ class InvoiceSyncApp:
     async def _correlate(self, stream: Any) -> None:
         async for event in stream.events():
             message = event.message
-            await self._process(message)
-            self._next_offsets[message.tp] = message.offset + 1
-            if message.topic != self.settings.topic_ticks:
-                await self._fire_due_between_ticks(message.partition)
+            await self._on_batch(message.topic, message.partition, records_of(message))
+            # The batch's effects are durable: once the stream acks it, faust may commit past it.
+            mark_processed(message)
 
-    async def _process(self, message: Any) -> None:
-        """Handle one message; only return once its effect (or its dead letter) is durable.
+    async def _on_batch(self, topic: str, partition: int, records: Sequence[Any]) -> None:
+        """Apply one fetched batch of one partition, then persist what it changed."""
+        self._ensure_rebuilt()
+        batch = self.batch_store.begin(partition)
+        self._in_hand.hold(batch)
+        try:
+            if topic == self.settings.topic_ticks:
+                await self._on_tick_batch(partition)
+            else:
+                for record in records:
+                    await self._process(record)
+                self._next_offsets[TP(topic, partition)] = records[-1].offset + 1
+                await self._fire_due_between_ticks(partition)
+            await self._persist(batch)
+        finally:
+            self._in_hand.hold(None)
 
-        An infrastructure failure (failures.py) is retried with backoff, the offset held: the
-        event was valid. Any other failure is a defect of the record: it is dead-lettered
-        (the partition goes on). A tick is never dead-lettered nor retried here: the
-        correlator keeps its invoices scheduled (backing off) or isolates a defective one.
+    async def _persist(self, batch: PartitionBatch) -> None:
+        """Write the batch's records (RocksDB, changelog, offset), retrying until they are.
+
+        The batch's offset must not be acked before its state is durable, and an exception out
+        of the agent would leave it never acked (faust does not deliver it again): so any
+        failure here (a changelog send refused, a timeout) is retried with backoff. Rewriting
+        the same records is harmless.
         """
-        if message.topic == self.settings.topic_ticks:
+        delay = PERSIST_RETRY_FIRST
+        while True:
             try:
-                await self._dispatch(message)
+                await self.batch_store.persist(batch)
+                break
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("tick_failed", partition=message.partition, error=repr(exc)[:500])
-            return
+                log.warning("persist_retried", partition=batch.partition, retry_in=delay,
+                            error=repr(exc)[:500])
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, PERSIST_RETRY_MAX)
+        if batch.changes:
+            killpoint.reached("before_commit")
+
+    async def _on_tick_batch(self, partition: int) -> None:
+        """Ticks queued for one partition count once: the deadline work runs now.
+
+        A tick is never dead-lettered nor retried here: the correlator keeps its invoices
+        scheduled (backing off) or isolates a defective one.
+        """
+        try:
+            await self._on_tick(partition, sweep=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("tick_failed", partition=partition, error=repr(exc)[:500])
+
+    async def _process(self, message: Any) -> None:
+        """Handle one record; only return once its effect (or its dead letter) is durable.
+
+        An infrastructure failure (failures.py) is retried with backoff, the offset held: the
+        event was valid. Any other failure is a defect of the record: it is dead-lettered
+        (the partition goes on).
+        """
         try:
             await self._retrying(message, lambda: self._dispatch(message))
         except asyncio.CancelledError:
@@ -195,7 +286,9 @@ class InvoiceSyncApp:
             # untouched, the event waits in the dead-letter topic for a worker that can.
             reason = ("undecodable_state" if isinstance(exc, UndecodableRecord)
                       else "processing_error")
-            await self._retrying(message, lambda: self._dead_letter(message, reason, error))
+            exception_class = f"{type(exc).__module__}.{type(exc).__qualname__}"
+            await self._retrying(message, lambda: self._dead_letter(message, reason, error,
+                                                                    exception_class))
 
     async def _retrying(self, message: Any, work: Callable[[], Awaitable[None]]) -> None:
         """``work()``, repeated after a backoff while it fails on the infrastructure."""
@@ -216,9 +309,11 @@ class InvoiceSyncApp:
 
     async def _dispatch(self, message: Any) -> None:
         s = self.settings
-        self._ensure_rebuilt()
-        if message.topic == s.topic_ticks:
-            await self._on_tick(message.partition, sweep=True)
+        if message.topic == s.topic_actions:
+            action = await self._admit(message, intake.classify("action", message.key,
+                                                                message.value))
+            if action is not None:
+                await self.correlator.on_action(to_action(action), message.partition)
             return
         if message.topic == s.topic_issued:
             issued = await self._admit(message, intake.classify("issued", message.key,
@@ -259,14 +354,22 @@ class InvoiceSyncApp:
                      ) -> E | None:
         """Count the verdict; dead-letter a rejected record. The event if it may flow on."""
         if isinstance(verdict, intake.Rejected):
-            self.metrics.events.labels(topic=message.topic, outcome="invalid").inc()
+            self._count_event(message.topic, "invalid")
             await self._dead_letter(message, verdict.reason, verdict.error)
             return None
-        self.metrics.events.labels(topic=message.topic, outcome="valid").inc()
+        self._count_event(message.topic, "valid")
         for warning in verdict.warnings:
             field = warning.removesuffix("_check_digit")
             self.metrics.taxpayer_id_warnings.labels(field=field).inc()
         return verdict.event
+
+    def _count_event(self, topic: str, outcome: str) -> None:
+        # Cached label children: ``labels()`` builds and looks up a key on every call.
+        counter = self._event_counters.get((topic, outcome))
+        if counter is None:
+            counter = self._event_counters[topic, outcome] = self.metrics.events.labels(
+                topic=topic, outcome=outcome)
+        counter.inc()
 
     def _ensure_rebuilt(self) -> None:
         """Re-derive the deadline heaps and pending book from the table once per assignment,
@@ -291,9 +394,13 @@ class InvoiceSyncApp:
         after = self._sweep_from.get(partition)
         records: list[tuple[str, bytes]] = []
         last = None
-        for raw_key, key, record in self._partition_items(partition, after):
-            records.append((key, record))
+        in_hand = self._in_hand
+        for raw_key, key, stored in self._partition_items(partition, after):
             last = raw_key
+            # The batch in hand may have changed or deleted the record (the tick's own work).
+            record = in_hand.as_changed(key, stored)
+            if record is not None:
+                records.append((key, record))
             if len(records) == SWEEP_PER_TICK:
                 break
         self._sweep_from[partition] = last if len(records) == SWEEP_PER_TICK else None
@@ -302,46 +409,44 @@ class InvoiceSyncApp:
     def _partition_items(self, partition: int, after: bytes | None = None,
                          ) -> Iterator[tuple[bytes, str, bytes]]:
         """(stored key, invoice id, record) of one partition's table in key order, after
-        ``after``.
+        ``after`` (faust has no per-partition iteration; the batch store reads RocksDB)."""
+        return self.batch_store.items(partition, after)
 
-        faust has no per-partition iteration, so this reads the partition's RocksDB directly
-        (private store API of the pinned faust 0.15, kept to this one method). Scans do not
-        fill RocksDB's block cache: a rebuild or sweep reads every record once, and caching
-        them would evict the working set and grow RSS by the whole cache.
-        """
-        store: Any = self.table.data
-        db = store._dbs.get(partition)
-        if db is None:
-            return
-        options: Any = ReadOptions()  # rocksdict 0.3.29's stub omits fill_cache's argument
-        options.fill_cache(False)
-        items = (db.items(from_key=after, read_opt=options) if after is not None
-                 else db.items(read_opt=options))
-        for raw_key, value in items:
-            if raw_key == after or raw_key == store.offset_key:
-                continue
-            yield raw_key, store._decode_key(raw_key), store._decode_value(value)
+    def _changelog_producer(self) -> Any:
+        # faust's own aiokafka producer (same connection, credentials and lifecycle; faust
+        # flushes it before every commit). Private API of the pinned faust, checked by
+        # tests/unit/test_faust_internals.py.
+        return cast(Any, self.app.producer)._ensure_producer()
 
     # -- effects --------------------------------------------------------------------------
 
     async def emit_alerts(self, alerts: Sequence[Alert]) -> None:
         """Send alerts keyed by invoice id and wait until the broker has every one."""
+        source = alert_source(self.settings.app_id)
         pending = [
-            await self.alerts.send(key=alert_key(a), value=alert_to_json(a)) for a in alerts
+            await self.alerts.send(key=alert_key(a), value=alert_to_json(a),
+                                   headers=alert_headers(a, source))
+            for a in alerts
         ]
         await asyncio.gather(*pending)
+        killpoint.reached("after_alerts")
         for alert in alerts:
             log.info("alert_emitted", alert_id=alert.alert_id, kind=alert.kind,
                      severity=alert.severity, invoice_id=alert.invoice_id,
                      region_code=alert.region_code, message=alert.message)
 
-    async def _dead_letter(self, message: Any, reason: str, error: str) -> None:
+    async def _dead_letter(self, message: Any, reason: str, error: str,
+                           exception_class: str | None = None) -> None:
+        # The original headers and timestamp travel with it, so a replay is the same record.
         headers = dead_letter_headers(message.topic, message.partition, message.offset,
-                                      reason, error)
+                                      reason, error, original=message.headers,
+                                      exception_class=exception_class)
         # faust's send only queues the record: await its delivery too, so the event (and its
         # offset) is done only once the dead letter is in Kafka; a failure raises to the caller,
-        # which retries (failures.py).
-        delivery = await self.dlq.send(key=message.key, value=message.value, headers=headers)
+        # which retries (failures.py). ``message`` is an aiokafka record (timestamp in ms);
+        # faust's send takes seconds.
+        delivery = await self.dlq.send(key=message.key, value=message.value, headers=headers,
+                                       timestamp=message.timestamp / 1000)
         await delivery
         self.metrics.dead_letters.labels(topic=message.topic, reason=reason).inc()
         log.warning("dead_lettered", topic=message.topic, partition=message.partition,

@@ -15,10 +15,10 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 
-from pipeline.correlation import rules
+from pipeline.correlation import actions, rules
 from pipeline.correlation.alerts import Alert
 from pipeline.correlation.deadlines import DeadlineIndex
-from pipeline.correlation.facts import Ack, Issued
+from pipeline.correlation.facts import Ack, Action, Issued
 from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.pending import PendingBook
 from pipeline.correlation.ratelimit import TokenBucket
@@ -91,6 +91,13 @@ class Correlator:
         await self._apply(ack.invoice_id, partition, old, new, alerts)
         # Only once its effect is in the table does the ack count as read.
         self.watermarks.observe_offset(partition, offset)
+
+    async def on_action(self, action: Action, partition: int) -> None:
+        """An operator closed or reopened an invoice (pipeline/correlation/actions.py)."""
+        old = self._load(action.invoice_id)
+        new, alerts = actions.on_action(old, action, now=self.clock(), retention=self.retention)
+        if new is not old:
+            await self._apply(action.invoice_id, partition, old, new, alerts)
 
     def on_unusable_ack(self, partition: int, offset: int) -> None:
         """An ack-topic message went to the dead-letter topic: it still counts as read."""

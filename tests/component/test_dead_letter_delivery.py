@@ -21,6 +21,8 @@ class Message:
     offset: int = 7
     key: bytes = b"k"
     value: bytes = b"not json"
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp: int = 1_764_400_000_000  # ms, as aiokafka's ConsumerRecord has it
 
 
 class SlowTopic:

@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 import orjson
 
 from pipeline.contracts.samples import sample_issued
-from pipeline.correlation.state import InvoiceState, encode
+from pipeline.correlation.state import FORMAT_VERSION, InvoiceState, encode
 from tests.integration.harness import Stack, wait_for
 
 FUTURE_ID = "24111000000000009999"
 #: A record as a worker writing state format 2 would store it.
-FUTURE = b"\x02" + encode(InvoiceState(FUTURE_ID, 0))[1:]
+FUTURE = bytes([FORMAT_VERSION + 1]) + encode(InvoiceState(FUTURE_ID, 0))[1:]
 
 
 def _isolated(metrics: str) -> float:

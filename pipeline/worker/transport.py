@@ -1,0 +1,168 @@
+"""A faust transport that hands the agent one fetched batch per topic-partition, not one record.
+
+faust's per-message path (``wait_first`` with four tasks, the conductor, the stream iterator,
+per-event acks and sensors) costs ~80 us per record before our code runs (docs/performance.md).
+This driver keeps faust in charge of everything else (group membership, the assignor,
+assignment and revocation, table recovery, offset commits) and changes only what the fetch loop
+yields for the topics registered with :func:`batch_topics`: ONE ``ConsumerMessage`` per
+(topic-partition, fetch), whose value is the fetch's records (a list of aiokafka
+``ConsumerRecord``) and whose offset is the last record's. Every other topic (the table's
+changelog during recovery, faust's own) keeps faust's per-record path untouched.
+
+How commits stay faust's and never pass an unprocessed record: faust commits the longest run of
+consecutive acked offsets, where "acked" also covers registered gaps (offsets it never delivered,
+e.g. compacted away). Before yielding a batch of offsets ``first..last``, this driver registers
+``first..last-1`` as a gap; the agent acks the batch message (offset ``last``) when it has
+processed the whole batch, and only then does the run reach ``last + 1``. faust's own gap in
+the drain loop would include ``last`` itself (listed twice, which breaks the run detection:
+commits would advance one batch at a time) and is skipped for batched topics. The gap is
+registered here rather than in the drain loop because that one ignores a gap after offset 0.
+
+faust's stream iterator skips an event of an older consumer generation, or one dequeued
+while flow control is suspended (a rebalance), and acks it unprocessed: for a batch that would
+commit a whole fetch nobody processed (issue 10's "committed, absent from the changelog"). A
+batch therefore counts as acked only once the agent has called :func:`mark_processed`; a
+skipped one is released (so a rebalance's wait for unacked messages does not hang) but not
+recorded, and the seek to committed offsets that ends every rebalance fetches it again.
+
+This relies on private parts of faust 0.15.3 (pinned exactly in pyproject.toml):
+``Consumer._wait_next_records``, ``_read_offset``, ``_gap``, ``_add_gap``,
+``_buffered_partitions``, ``_to_message``. tests/unit/test_faust_internals.py fails loudly when
+any of them changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Any, cast
+
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+from faust.types.tuples import ConsumerMessage, ack_lock
+
+#: URL scheme of this transport (the ``faust.transports`` entry point in pyproject.toml).
+SCHEME = "batchkafka"
+#: Upper bound of records in one batch: ~50 ms of the worker's per-record work (~10 us), so a
+#: draining backlog still lets due deadlines and ticks through every few tens of milliseconds.
+DEFAULT_MAX_RECORDS = 5000
+
+_BATCH_TOPICS_ATTR = "_invoice_sync_batch_topics"
+_MAX_RECORDS_ATTR = "_invoice_sync_batch_max_records"
+
+
+def batch_topics(app: Any, topics: Iterable[str], *,
+                 max_records: int = DEFAULT_MAX_RECORDS) -> None:
+    """Have ``app``'s consumer deliver ``topics`` as batches of at most ``max_records``."""
+    setattr(app, _BATCH_TOPICS_ATTR, frozenset(topics))
+    setattr(app, _MAX_RECORDS_ATTR, max_records)
+
+
+def broker_url(broker: str) -> str:
+    """``kafka://h:p[,h:p]`` with this transport's scheme instead."""
+    return ",".join(SCHEME + "://" + h.strip().removeprefix("kafka://")
+                    for h in broker.split(","))
+
+
+class BatchMessage(ConsumerMessage):
+    """A fetch of one topic-partition: ``value`` holds the records, ``offset`` the last one's."""
+
+    __slots__ = ("processed",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Set by the agent once the batch's effects are durable (see module docstring).
+        self.processed = False
+
+
+def mark_processed(message: Any) -> None:
+    """The agent has applied and persisted ``message``'s batch: its ack may commit it."""
+    if isinstance(message, BatchMessage):
+        message.processed = True
+
+
+def records_of(message: Any) -> Sequence[Any]:
+    """The aiokafka ``ConsumerRecord`` list a batch message carries."""
+    records: Sequence[Any] = message.value
+    return records
+
+
+class BatchConsumer(faust_aiokafka.Consumer):
+    """faust's aiokafka consumer, yielding one message per (topic-partition, fetch)."""
+
+    # faust's signature, timeout included
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:  # noqa: ASYNC109
+        records, active_partitions = await self._wait_next_records(timeout)
+        app = self.app
+        generation_id = app.consumer_generation_id
+        if records is None or self.should_stop:
+            return
+        if not self.flow_active:
+            # As faust's getmany: records fetched while flow stopped are dropped and re-read.
+            try:
+                await self.perform_seek()
+            except Exception as exc:
+                self.log.warning(f"exception performing seek when flow not active {exc}")
+            return
+        batched: frozenset[str] = getattr(app, _BATCH_TOPICS_ATTR, frozenset())
+        limit: int = getattr(app, _MAX_RECORDS_ATTR, DEFAULT_MAX_RECORDS)
+        to_message = self._to_message
+        for tp, tp_records in records.items():
+            if not self.flow_active or app.consumer_generation_id != generation_id:
+                break
+            if not (active_partitions is None or tp in active_partitions
+                    or tp in self._buffered_partitions):
+                continue
+            app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            if tp.topic not in batched:
+                for record in tp_records:
+                    yield tp, to_message(tp, record)
+                continue
+            read = self._read_offset[tp]
+            if read is not None and tp_records[0].offset < read:
+                # faust drops re-delivered offsets below its read offset; so do batches.
+                tp_records = [r for r in tp_records if r.offset >= read]
+            for start in range(0, len(tp_records), limit):
+                chunk = tp_records[start:start + limit]
+                yield tp, self._batch_message(tp, chunk)
+
+    def _batch_message(self, tp: TP, chunk: list[Any]) -> ConsumerMessage:
+        first, last = chunk[0].offset, chunk[-1].offset
+        if last > first:
+            # Offsets first..last-1 count as acked once the batch message (offset last) is.
+            gap = self._gap[tp]
+            if gap.overlaps(first, last):  # fetched again after a seek: no duplicate offsets
+                gap.addi(first, last)
+                gap.merge_overlaps()
+            else:
+                gap.addi(first, last)
+        timestamp = chunk[-1].timestamp
+        message: BatchMessage = cast(Any, BatchMessage)(
+            tp.topic, tp.partition, last,
+            None if timestamp is None else timestamp / 1000.0,
+            chunk[-1].timestamp_type, [], None, chunk, None, 0, 0, tp,
+            generation_id=self.app.consumer_generation_id)
+        return message
+
+    def ack(self, message: Any) -> bool:
+        if isinstance(message, BatchMessage) and not message.processed:
+            # Skipped by faust's stream (old generation, flow suspended): release, never commit.
+            with ack_lock:
+                message.acked = True
+                self._unacked_messages.discard(message)
+            self.log.info("batch skipped by the stream, not committed: %r offsets up to %r",
+                          message.tp, message.offset)
+            return False
+        acked: bool = super().ack(message)
+        return acked
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        # The drain loop's gap for a batch would include the batch's own offset: see module doc.
+        if tp.topic in getattr(self.app, _BATCH_TOPICS_ATTR, frozenset()):
+            return
+        await super()._add_gap(tp, offset_from, offset_to)
+
+
+class Transport(faust_aiokafka.Transport):
+    """faust's aiokafka transport with :class:`BatchConsumer`."""
+
+    Consumer = BatchConsumer

@@ -1,0 +1,158 @@
+"""The parts of faust's (and aiokafka's) internals the batch transport and store rely on.
+
+pipeline/worker/transport.py and pipeline/worker/store.py use private faust 0.15.3 API. This
+test fails loudly when an upgrade changes any of it, so an upgrade is a decision, not a
+surprise: re-read the code named in the failure before changing the pin in pyproject.toml.
+Also proves the commit arithmetic of batches on faust's own ``_new_offset``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import defaultdict
+from types import SimpleNamespace
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
+from faust.stores.rocksdb import Store as RocksStore
+from faust.transport import by_url
+from faust.transport.consumer import Consumer as BaseConsumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+from faust.types.tuples import ConsumerMessage
+from intervaltree import IntervalTree
+
+from pipeline.worker.transport import BatchConsumer, Transport, batch_topics
+
+
+def params(function: Any) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+def test_pinned_faust_version() -> None:
+    assert faust.__version__ == "0.15.3", "faust upgraded: re-check the internals below"
+
+
+def test_consumer_internals_the_transport_uses() -> None:
+    consumer = faust_aiokafka.Consumer
+    assert params(consumer._wait_next_records) == ["self", "timeout"]
+    assert params(consumer.getmany) == ["self", "timeout"]
+    assert params(consumer._to_message) == ["self", "tp", "record"]
+    assert params(consumer._add_gap) == ["self", "tp", "offset_from", "offset_to"]
+    assert params(consumer._new_offset) == ["self", "tp"]
+    assert params(consumer.perform_seek) == ["self"]
+    annotations = inspect.get_annotations(BaseConsumer)
+    for name in ("_read_offset", "_gap", "_acked", "_acked_index", "_committed_offset"):
+        assert name in annotations, name
+    init = inspect.getsource(BaseConsumer.__init__)
+    assert "self._buffered_partitions" in inspect.getsource(BaseConsumer)
+    assert "self._gap = defaultdict(IntervalTree)" in init
+    # The drain loop registers gaps up to and including the delivered offset and skips them
+    # after offset 0: the reasons the transport registers its own (module docstring).
+    drain = inspect.getsource(BaseConsumer._drain_messages)
+    assert "if gap > 1 and r_offset:" in drain
+    assert "await self._add_gap(tp, r_offset + 1, offset)" in drain
+    assert "set_read_offset(tp, offset)" in drain
+
+
+def test_stream_acks_the_events_it_skips() -> None:
+    # Why a batch is committed only once marked processed (transport module docstring).
+    import faust.streams
+
+    source = inspect.getsource(faust.streams.Stream._py_aiter)
+    assert "message.generation_id != self.app.consumer_generation_id" in source
+    assert "if event is not None and (do_ack or value is skipped_value):" in source
+    assert params(BaseConsumer.ack) == ["self", "message"]
+    assert "_unacked_messages" in inspect.getsource(BaseConsumer.ack)
+
+
+def test_consumer_message_argument_order() -> None:
+    names = params(ConsumerMessage.__init__)
+    assert names[:13] == ["self", "topic", "partition", "offset", "timestamp",
+                          "timestamp_type", "headers", "key", "value", "checksum",
+                          "serialized_key_size", "serialized_value_size", "tp"]
+    assert "generation_id" in names
+
+
+def test_rocksdb_store_internals_the_batch_store_uses() -> None:
+    assert RocksStore.offset_key == b"__faust\0offset__"
+    assert params(RocksStore._db_for_partition) == ["self", "partition"]
+    assert params(RocksStore.persisted_offset) == ["self", "tp"]
+    assert "self._dbs" in inspect.getsource(RocksStore)
+    # faust reads the offset key back as int(value): the store writes str(offset).encode().
+    assert "int(offset)" in inspect.getsource(RocksStore.persisted_offset)
+
+
+def test_aiokafka_batch_producer_api() -> None:
+    assert params(AIOKafkaProducer.create_batch) == ["self"]
+    assert params(AIOKafkaProducer.send_batch) == ["self", "batch", "topic", "partition"]
+
+
+def test_transport_is_registered_under_its_scheme() -> None:
+    assert by_url("batchkafka://localhost:9092") is Transport
+    assert Transport.Consumer is BatchConsumer
+
+
+def _record(topic: str, partition: int, offset: int) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(topic, partition, offset, 1000, 0, b"k", b"v", None, 1, 1, [])
+
+
+def _consumer_state(topics: list[str]) -> Any:
+    app = SimpleNamespace(consumer_generation_id=1)
+    batch_topics(app, topics)
+    return SimpleNamespace(
+        app=app, _gap=defaultdict(IntervalTree), _acked=defaultdict(list),
+        _acked_index=defaultdict(set), _committed_offset=defaultdict(lambda: None),
+        _unacked_messages=set(), log=SimpleNamespace(info=lambda *args: None))
+
+
+def test_a_batch_the_agent_did_not_process_is_released_but_never_recorded_as_acked() -> None:
+    tp = TP("t", 0)
+    state = _consumer_state(["t"])
+    message = BatchConsumer._batch_message(state, tp, [_record("t", 0, o) for o in range(5)])
+    state._unacked_messages.add(message)
+    assert BatchConsumer.ack(state, message) is False
+    assert message.acked and message not in state._unacked_messages
+    assert not state._acked[tp]
+    assert BaseConsumer._new_offset(state, tp) is None
+
+
+def test_a_batch_fetched_again_after_a_seek_adds_no_duplicate_offsets() -> None:
+    tp = TP("t", 0)
+    state = _consumer_state(["t"])
+    BatchConsumer._batch_message(state, tp, [_record("t", 0, o) for o in range(0, 5)])
+    again = BatchConsumer._batch_message(state, tp, [_record("t", 0, o) for o in range(0, 8)])
+    state._acked[tp].append(again.offset)
+    assert BaseConsumer._new_offset(state, tp) == 8
+
+
+def test_commits_reach_the_end_of_each_acked_batch_and_never_pass_an_unacked_one() -> None:
+    tp = TP("t", 0)
+    state = _consumer_state(["t"])
+    # Batches: [0] alone (the drain loop would register no gap after offset 0), 1..9, 10..19.
+    batches = [[_record("t", 0, o) for o in offsets]
+               for offsets in ([0], range(1, 10), range(10, 20))]
+    messages = [BatchConsumer._batch_message(state, tp, b) for b in batches]
+    assert [m.offset for m in messages] == [0, 9, 19]
+    assert messages[1].value == batches[1]
+
+    def ack(offset: int) -> None:
+        state._acked[tp].append(offset)
+        state._acked_index[tp].add(offset)
+
+    def commit() -> int | None:
+        offset: int | None = BaseConsumer._new_offset(state, tp)
+        if offset is not None:
+            state._committed_offset[tp] = offset
+        return offset
+
+    assert commit() is None  # nothing acked: the gaps alone commit nothing
+    ack(0)
+    assert commit() == 1
+    ack(9)
+    assert commit() == 10  # the whole of 1..9, not one batch behind
+    assert commit() is None  # batch 10..19 delivered but not acked: not committed
+    ack(19)
+    assert commit() == 20
