@@ -368,3 +368,12 @@ def test_a_fast_path_failure_falls_back_to_the_contract(monkeypatch: Any) -> Non
     event = valid_issued_example()
     result = intake.classify("issued", event["invoice_id"].encode(), orjson.dumps(event))
     assert isinstance(result, Accepted)
+
+
+def test_huge_values_get_the_contract_verdict() -> None:
+    event = valid_issued_example()
+    key = event["invoice_id"].encode()
+    for field, value in (("seller_name", "名" * 300_000), ("buyer_name", "x" * 300),
+                         ("amount", "9" * 200_000 + ".00"), ("event_id", "e" * 900_000),
+                         ("schema_version", 10**400), ("added_by_a_newer_producer", "z" * 2**20)):
+        assert_same("issued", key, wire({**event, field: value}))
