@@ -54,8 +54,8 @@ test-faults: venv kafka-jars
 demo: venv kafka-jars
 	$(BIN)/invoice-sync demo
 
-# Throughput, alert lateness, memory and recovery of one worker on a local broker
-# (docs/performance.md). `make bench ARGS=--quick` or `make bench-quick` for the short run.
+# Throughput, alert lateness, memory and recovery of one worker on a local broker, and the
+# Kafka Streams and Quix Streams peers on the same backlog (docs/performance.md). `make bench ARGS=--quick` or `make bench-quick` for the short run.
 bench: venv kafka-jars
 	$(BIN)/python -m benchmarks.bench $(ARGS)
 

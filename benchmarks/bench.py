@@ -7,7 +7,10 @@ c. the ratio b / a;
 d. alert lateness (detected_at - deadline_at) p50 / p99 while events arrive at a sustained rate;
 e. peak RSS, and bytes per pending invoice = (RSS with N pending - RSS of an idle worker) / N;
 f. seconds for a restarted worker to recover N pending invoices and be ready (/readyz 200 and
-   the pending gauge back at N).
+   the pending gauge back at N);
+g. peers (``--peers``, on unless ``--quick``): the same backlog through a minimal Kafka Streams
+   app and a minimal Quix Streams app doing the same join (benchmarks/peers/), each from launch
+   to its group's committed end offsets, events/s and CPU per event, and the ratio b / fastest.
 
 Everything it starts (broker, workers) it stops. Usage: ``python -m benchmarks.bench [--quick]``.
 """
@@ -28,8 +31,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import data
+from benchmarks import data, peers
 from benchmarks.kafka_reads import baseline, lateness, percentile, read_alerts
+from benchmarks.peers.run import cpu_seconds
 from benchmarks.profile import Sampler
 from benchmarks.report import machine, render_table
 from benchmarks.worker import BenchWorker, poll
@@ -102,6 +106,8 @@ def _idle_rss(run: Run) -> int:
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Run every phase; returns the results document."""
     results: dict[str, Any] = {"load_avg": {}}
+    # built and installed before the broker starts (Maven and pip, cached after the first run)
+    homes = peers.prepare() if args.peers else None
     with tempfile.TemporaryDirectory(prefix="invoice-sync-bench-") as tmp_name:
         tmp = Path(tmp_name)
         with running_broker(tmp) as broker:
@@ -142,6 +148,15 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                                    "events_per_second": round(total / base_s)}
             print(f"baseline: {total / base_s:,.0f} events/s", flush=True)
 
+            if homes is not None:
+                results["load_avg"]["peers"] = _load()
+                found = peers.run_peers(run.bootstrap, topics.issued, topics.acknowledged,
+                                        tmp / "peers", args.out / "peers.log", homes)
+                results["peers"] = [peer.as_dict() for peer in found]
+                for peer in found:
+                    print(f"peer {peer.name}: {peer.events_per_second:,.0f} events/s, "
+                          f"{peer.cpu_us_per_event:.1f} µs CPU/event", flush=True)
+
             results["load_avg"]["pipeline"] = _load()
             results.update(_pipeline_and_restart(run, args, total, rss_idle))
             results["load_avg"]["end"] = _load()
@@ -155,7 +170,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "peak_rss_bytes": results["memory"]["peak_rss_bytes"],
         "bytes_per_pending": results["memory"]["bytes_per_pending"],
         "recovery_seconds": results["recovery"]["seconds"],
+        "pipeline_cpu_us_per_event": pipe["cpu_us_per_event"],
     }
+    if "peers" in results:
+        fastest = max(results["peers"], key=lambda peer: peer["events_per_second"])
+        results["figures"].update({
+            "fastest_peer_events_per_second": fastest["events_per_second"],
+            "ratio_to_fastest_peer": round(pipe["events_per_second"]
+                                           / fastest["events_per_second"], 3)})
     return results
 
 
@@ -173,12 +195,15 @@ def _pipeline_and_restart(run: Run, args: argparse.Namespace, total: int,
         done = poll(lambda: (worker.metric("invoice_sync_events_total") or 0) >= total
                     and time.monotonic(), args.timeout, "the worker to process the backlog",
                     interval=0.25)
+        cpu = cpu_seconds(worker.pid)  # launch to the last event, as for the peers
         if sampler is not None:
             out["profile"] = str(sampler.stop())
         seconds = done - worker.started_at
         out["pipeline"] = {"seconds": round(seconds, 3), "ready_after": round(
-            ready - worker.started_at, 3), "events_per_second": round(total / seconds)}
-        print(f"pipeline: {total / seconds:,.0f} events/s ({seconds:.1f}s)", flush=True)
+            ready - worker.started_at, 3), "events_per_second": round(total / seconds),
+            "cpu_seconds": round(cpu, 2), "cpu_us_per_event": round(cpu / total * 1e6, 1)}
+        print(f"pipeline: {total / seconds:,.0f} events/s ({seconds:.1f}s), "
+              f"{cpu / total * 1e6:.1f} µs CPU/event", flush=True)
         poll(lambda: worker.metric("invoice_sync_pending_invoices") == n, 120,
              f"the pending gauge to show {n}")
         loaded = worker.settled_rss()
@@ -275,6 +300,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--partitions", type=int, default=6)
     p.add_argument("--live-rate", type=float, default=1000.0, help="live events per second")
     p.add_argument("--live-seconds", type=float, default=None, help="default 60 (--quick 20)")
+    p.add_argument("--peers", action=argparse.BooleanOptionalAction, default=None,
+                   help="also run the Kafka Streams and Quix Streams peers on the backlog "
+                        "(default: on, off with --quick; the first run builds and installs them)")
     p.add_argument("--timeout", type=float, default=3600.0)
     p.add_argument("--out", type=Path, default=Path("var/bench"))
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -296,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
         args.pending = 100_000 if args.quick else 1_000_000
     if args.live_seconds is None:
         args.live_seconds = 20.0 if args.quick else 60.0
+    if args.peers is None:
+        # off in the quick mode that CI runs: a first run builds the Kafka Streams app with
+        # Maven and installs Quix Streams (minutes on a fresh machine), then both took 85 s
+        # of a loaded machine's quick run (docs/performance.md)
+        args.peers = not args.quick
     command = "python -m benchmarks.bench " + " ".join(argv if argv is not None else sys.argv[1:])
     started = datetime.now(UTC)
     results = measure(args)

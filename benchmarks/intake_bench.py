@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.repeat} passes over {args.events:,}; median in brackets)")
     for name, kind, records in sets:
         slow, fast = _time(kind, records, args.repeat)
-        print(f"{name:<16}{slow[0]:>7.2f} ({slow[1]:.2f}){fast[0]:>6.2f} ({fast[1]:.2f})"
+        print(f"{name:<16}{slow[0]:>7.2f} ({slow[1]:>6.2f}) {fast[0]:>6.2f} ({fast[1]:>6.2f})"
               f"{slow[0] / fast[0]:>8.1f}x")
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on "
           f"{os.cpu_count()} CPUs")

@@ -33,7 +33,8 @@ def render_table(results: dict[str, Any]) -> str:
         ("a. baseline (aiokafka getmany + orjson)",
          f"{f['baseline_events_per_second']:,} events/s"),
         ("b. pipeline, one worker, launch -> last event",
-         f"{f['pipeline_events_per_second']:,} events/s"),
+         f"{f['pipeline_events_per_second']:,} events/s, "
+         f"{f['pipeline_cpu_us_per_event']:,.1f} µs CPU/event"),
         ("c. ratio b / a", f"{f['ratio']:.3f}"),
         (f"d. alert lateness p50 / p99 at {late['rate_events_per_second']:,} events/s",
          f"{f['lateness_p50_seconds']:.3f} s / {f['lateness_p99_seconds']:.3f} s"),
@@ -43,6 +44,12 @@ def render_table(results: dict[str, Any]) -> str:
         (f"f. restart: recover {d['pending']:,} pending, ready",
          f"{f['recovery_seconds']:.1f} s"),
     ]
+    for peer in results.get("peers", []):
+        rows.append((f"g. peer {peer['name']}, launch -> committed end",
+                     f"{peer['events_per_second']:,} events/s, "
+                     f"{peer['cpu_us_per_event']:,.1f} µs CPU/event"))
+    if "ratio_to_fastest_peer" in f:
+        rows.append(("g. ratio b / fastest peer", f"{f['ratio_to_fastest_peer']:.3f}"))
     width = max(len(name) for name, _ in rows)
     lines = [f"{name:<{width}}  {value}" for name, value in rows]
     lines.append("")

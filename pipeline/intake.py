@@ -92,14 +92,20 @@ def classify_by_contract(
 def classify_by_contract(
     kind: Literal["acknowledged"], key: bytes | None, value: bytes | None
 ) -> Accepted[TaxAcknowledged] | Rejected: ...
+@overload
+def classify_by_contract(
+    kind: Literal["action"], key: bytes | None, value: bytes | None
+) -> Accepted[InvoiceAction] | Rejected: ...
 def classify_by_contract(
     kind: EventKind, key: bytes | None, value: bytes | None
-) -> Accepted[InvoiceIssued] | Accepted[TaxAcknowledged] | Rejected:
+) -> Accepted[InvoiceIssued] | Accepted[TaxAcknowledged] | Accepted[InvoiceAction] | Rejected:
     """:func:`classify` by the pydantic contract alone, without the fast path."""
     if kind == "issued":
         return _classify(InvoiceIssued, key, value, None)
     if kind == "acknowledged":
         return _classify(TaxAcknowledged, key, value, None)
+    if kind == "action":
+        return _classify(InvoiceAction, key, value, None)
     raise ValueError(f"unknown event kind {kind!r}")
 
 

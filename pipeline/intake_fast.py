@@ -5,7 +5,7 @@ them, or ``None`` for anything it does not recognise as plainly valid: then inta
 contract itself, which gives the verdict and names the error. So the fast path may only ever be
 narrower than the contract, never wider: it accepts only canonical forms (JSON types as the
 contract's strict fields want them, ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|+HH:MM)`` timestamps in
-years 1000-8999, ids and amounts that match the contract's patterns) and checks the
+the contract's range, ids and amounts that match the contract's patterns) and checks the
 cross-field rules with the contract's own model validators. tests/unit/test_intake_fast.py
 proves the same verdict and the same parsed event on generated and corrupted records.
 
@@ -51,7 +51,8 @@ _TWO_DIGITS = re.compile(r"[0-9]{2}").fullmatch
 _REGION = re.compile(r"[0-9]{6}").fullmatch
 _CURRENCY = re.compile(r"[A-Z]{3}").fullmatch
 # Years 1000-8999 only: far from the ends of datetime's range, where an offset can push the
-# UTC instant out of it; the contract decides those (and every other form) itself.
+# UTC instant out of it (comparing with the contract's bounds could then overflow); the contract
+# decides those (and every other form) itself.
 _TIMESTAMP = re.compile(
     r"[1-8][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
     r"(?:Z|[+-][01][0-9]:[0-5][0-9])"

@@ -172,7 +172,12 @@ odd_timestamps = st.one_of(st.sampled_from([
     "2024-02-30T10:00:00+08:00", "2024-05-01T10:00:00.1234567+08:00", "2024-05-01",
     "1714528800", "1714528800.5", "", " 2024-05-01T10:00:00+08:00",
     "\uff12\uff10\uff12\uff14-05-01T10:00:00Z",
-    "2024-05-01T10:00:00+08:00\n", "2024-05-01T10:00+08:00", "+2024-05-01T10:00:00Z"]),
+    "2024-05-01T10:00:00+08:00\n", "2024-05-01T10:00+08:00", "+2024-05-01T10:00:00Z",
+    "1999-12-31T23:59:59.999999Z", "2000-01-01T00:00:00Z", "2000-01-01T08:00:00+08:00",
+    "2000-01-01T07:59:59+08:00", "1999-12-31T19:00:00-05:00", "1999-12-31T18:59:59-05:00",
+    "2099-12-31T23:59:59.999999Z", "2100-01-01T00:00:00Z", "2100-01-01T07:59:59+08:00",
+    "2100-01-01T08:00:00+08:00", "2099-12-31T19:00:00-05:00", "1000-01-01T00:00:00Z",
+    "8999-12-31T23:59:59Z"]),
     canonical_timestamps(), st.text(max_size=30))
 odd_money = st.one_of(st.sampled_from([
     "100", "100.0", "100.000", "1e2", " 100.00", "100.00 ", "-0.00", "+1.00",
@@ -338,14 +343,17 @@ def test_check_digit_warning_and_red_negatives_on_the_fast_path() -> None:
 def test_timestamps_outside_the_fast_range_are_left_to_the_contract() -> None:
     event = valid_issued_example()
     for stamp in ("0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01",
-                  "0999-01-01T00:00:00Z", "9000-01-01T00:00:00Z",
-                  "1999-12-31T23:59:59Z", "2100-01-01T00:00:00Z", "2000-01-01T00:00:00+00:01"):
+                  "0999-01-01T00:00:00Z", "9000-01-01T00:00:00Z", "1999-12-31T23:59:59Z",
+                  "2000-01-01T07:59:59+08:00", "2100-01-01T00:00:00Z",
+                  "2000-01-01T00:00:00+00:01"):
         value = orjson.dumps({**event, "issued_at": stamp})
         assert intake_fast.issued(value) is None
         assert_same("issued", event["invoice_id"].encode(), value)
-    inside = orjson.dumps({**event, "issued_at": "2000-01-01T19:59:00+19:59"})
-    assert intake_fast.issued(inside) is not None
-    assert_same("issued", event["invoice_id"].encode(), inside)
+    for stamp in ("2000-01-01T19:59:00+19:59", "2000-01-01T00:00:00Z",
+                  "2100-01-01T07:59:59.999999+08:00"):
+        inside = orjson.dumps({**event, "issued_at": stamp})
+        assert intake_fast.issued(inside) is not None
+        assert_same("issued", event["invoice_id"].encode(), inside)
 
 
 def valid_issued_example() -> dict[str, Any]:
@@ -360,3 +368,12 @@ def test_a_fast_path_failure_falls_back_to_the_contract(monkeypatch: Any) -> Non
     event = valid_issued_example()
     result = intake.classify("issued", event["invoice_id"].encode(), orjson.dumps(event))
     assert isinstance(result, Accepted)
+
+
+def test_huge_values_get_the_contract_verdict() -> None:
+    event = valid_issued_example()
+    key = event["invoice_id"].encode()
+    for field, value in (("seller_name", "名" * 300_000), ("buyer_name", "x" * 300),
+                         ("amount", "9" * 200_000 + ".00"), ("event_id", "e" * 900_000),
+                         ("schema_version", 10**400), ("added_by_a_newer_producer", "z" * 2**20)):
+        assert_same("issued", key, wire({**event, field: value}))
