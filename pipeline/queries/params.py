@@ -177,7 +177,10 @@ def parse_pending(query: Mapping[str, str]) -> PendingQuery:
     limit = DEFAULT_LIMIT
     if "limit" in query:
         raw = query["limit"]
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        # ASCII digits only ("²".isdigit() is true but int() refuses it), and few of them:
+        # int() of a 5,000-digit string is work an anonymous caller should not get for free.
+        digits = raw.isascii() and raw.isdigit() and len(raw) <= 6
+        if not digits or not 1 <= int(raw) <= MAX_LIMIT:
             raise QueryError(f"limit={raw!r}: expected an integer from 1 to {MAX_LIMIT}")
         limit = int(raw)
     cursor = Cursor.decode(query["cursor"]) if "cursor" in query else None

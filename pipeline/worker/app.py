@@ -443,10 +443,10 @@ class InvoiceSyncApp:
                                       exception_class=exception_class)
         # faust's send only queues the record: await its delivery too, so the event (and its
         # offset) is done only once the dead letter is in Kafka; a failure raises to the caller,
-        # which retries (failures.py). The original headers and timestamp travel with it, so a
-        # replay is the same record.
+        # which retries (failures.py). ``message`` is an aiokafka record (timestamp in ms);
+        # faust's send takes seconds.
         delivery = await self.dlq.send(key=message.key, value=message.value, headers=headers,
-                                       timestamp=message.timestamp)
+                                       timestamp=message.timestamp / 1000)
         await delivery
         self.metrics.dead_letters.labels(topic=message.topic, reason=reason).inc()
         log.warning("dead_lettered", topic=message.topic, partition=message.partition,

@@ -22,7 +22,7 @@ class Message:
     key: bytes = b"k"
     value: bytes = b"not json"
     headers: tuple[tuple[str, bytes], ...] = ()
-    timestamp: float = 1_764_400_000.0
+    timestamp: int = 1_764_400_000_000  # ms, as aiokafka's ConsumerRecord has it
 
 
 class SlowTopic:

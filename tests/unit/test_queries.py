@@ -55,6 +55,8 @@ def test_pending_parameters_are_parsed() -> None:
     ({"limit": "0"}, "limit"),
     ({"limit": str(MAX_LIMIT + 1)}, "limit"),
     ({"limit": "ten"}, "limit"),
+    ({"limit": "²"}, "limit"),
+    ({"limit": "9" * 5000}, "limit"),
     ({"older_than": "soon"}, "older_than"),
     ({"older_than": "-5m"}, "older_than"),
     ({"region_code": "BJ"}, "region_code"),
