@@ -23,7 +23,8 @@ rebalancing or a worker does not answer. A forwarded or fanned-out request carri
 answers authenticates the caller itself and records the caller's name, not a worker's.
 
 Bounded work per request: /pending examines at most ``INVOICE_SYNC_API_SCAN_BUDGET`` pending
-invoices per worker and call, in slices of SCAN_SLICE with a yield to the event loop between
+invoices per worker and call, in slices of at most SCAN_SLICE records or YIELD_AFTER seconds
+with a yield to the event loop between
 them; /summary scans the table in slices too, one scan at a time per worker.
 """
 
@@ -62,6 +63,12 @@ FORWARDED = "X-Invoice-Sync-Forwarded"
 #: Records summarised (or pending candidates examined) between two yields to the event loop: a
 #: scan must not stall the agent or /healthz.
 SCAN_SLICE = 2000
+#: ... and at the latest after this long: one HTTP request needs several turns of the event loop,
+#: so a slice of 2,000 RocksDB reads (~0.3 s on a loaded machine) per turn made /healthz wait
+#: seconds behind a /summary (benchmarks/api_responsiveness.py).
+YIELD_AFTER = 0.005
+#: Records between two looks at the clock.
+_CLOCK_EVERY = 50
 
 
 class Unavailable(Exception):
@@ -120,17 +127,22 @@ class OperatorApi:
         now = time.time()
         scan = PendingScan(query, now=now, budget=self.worker.settings.api_scan_budget)
         issued_before = None if query.older_than is None else now - query.older_than
+        slice_started, examined = time.perf_counter(), 0
         while True:
             # A fresh iterator after each yield: the book changes while events are applied.
             scan.feed(self.worker.pending_oldest_first(after=scan.position,
                                                        issued_before=issued_before),
-                      self.owned, slice_size=SCAN_SLICE)
+                      self.owned, slice_size=_CLOCK_EVERY)
             if scan.done:
                 return scan.page()
-            await asyncio.sleep(0)
+            if scan.examined - examined >= SCAN_SLICE \
+                    or time.perf_counter() - slice_started >= YIELD_AFTER:
+                await asyncio.sleep(0)
+                slice_started, examined = time.perf_counter(), scan.examined
 
     async def local_summary(self, query: SummaryQuery) -> Summary:
         summary = Summary()
+        slice_started, yielded_at = time.perf_counter(), 0
         async with self._scanning:
             for count, (invoice_id, raw) in enumerate(self.worker.batch_store.records(),
                                                       start=1):
@@ -140,8 +152,11 @@ class OperatorApi:
                     raise Unavailable(f"invoice {invoice_id}'s record cannot be read by this "
                                       f"worker version ({exc})") from None
                 summary.add(state, query)
-                if count % SCAN_SLICE == 0:
+                if count % _CLOCK_EVERY == 0 and (
+                        count - yielded_at >= SCAN_SLICE
+                        or time.perf_counter() - slice_started >= YIELD_AFTER):
                     await asyncio.sleep(0)
+                    slice_started, yielded_at = time.perf_counter(), count
         return summary
 
     # -- the group ------------------------------------------------------------------------

@@ -132,3 +132,20 @@ def test_a_long_note_is_cut() -> None:
     state, _ = on_action(pending(), replace(act("close"), note="x" * 2000), now=T0)
     assert state is not None and len(state.actions[0].note or "") == 500
     assert state.flags & Flag.CLOSED
+
+
+def test_a_closed_invoice_counts_as_closed_in_the_summary_and_view() -> None:
+    from pipeline.queries.params import SummaryQuery
+    from pipeline.queries.summary import Summary
+    from pipeline.queries.views import invoice_view, sync_status
+
+    summary = Summary()
+    for state in (pending(), closed()):
+        summary.add(state, SummaryQuery())
+    report = summary.report(SummaryQuery())
+    assert (report["issued"], report["pending"], report["closed"]) == (2, 1, 1)
+    assert report["by_region"]["110000"]["closed"] == 1
+    view = invoice_view(closed(), now=T0 + 100)
+    assert sync_status(closed()) == "closed" == view["status"]
+    assert view["closed"]["reason"] == "voided" and view["closed"]["actor"] == "ops-alice"
+    assert [a["kind"] for a in view["actions"]] == ["close"]
