@@ -35,6 +35,7 @@ any of them changes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, cast
 
@@ -92,6 +93,10 @@ def records_of(message: Any) -> Sequence[Any]:
 class BatchConsumer(faust_aiokafka.Consumer):
     """faust's aiokafka consumer, yielding one message per (topic-partition, fetch)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._refetch: list[asyncio.Future[None]] = []  # seeks back after skipped batches
+
     # faust's signature, timeout included
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:  # noqa: ASYNC109
         records, active_partitions = await self._wait_next_records(timeout)
@@ -145,16 +150,48 @@ class BatchConsumer(faust_aiokafka.Consumer):
         with ack_lock:  # faust's commit must never see the offset without its gap
             if not message.processed:
                 # Skipped by faust's stream (old generation, flow suspended): release it (a
-                # rebalance waits for unacked messages), never record it.
+                # rebalance waits for unacked messages), never record it, and fetch its
+                # records again if the partition is still ours (else its next owner does).
                 message.acked = True
                 self._unacked_messages.discard(message)
-                self.log.info("batch skipped by the stream, not committed: %r up to offset %r",
-                              message.tp, message.offset)
+                self.log.info("batch skipped by the stream, read again: %r from offset %r",
+                              message.tp, message.first_offset)
+                if message.tp in self.assignment():
+                    self._refetch = [f for f in self._refetch if not f.done()]
+                    self._refetch.append(asyncio.ensure_future(
+                        self._seek_back(message.tp, message.first_offset)))
                 return False
             recorded: bool = super().ack(message)
             if recorded:
                 self._record_gap(message)
             return recorded
+
+    async def _seek_back(self, tp: TP, offset: int) -> None:
+        try:
+            await self.seek(tp, offset)
+        except Exception as exc:  # revoked meanwhile: the next owner reads from the commit
+            self.log.info("no seek back for %r: %r", tp, exc)
+
+    def _new_offset(self, tp: TP) -> int | None:
+        if not self._run_starts_at_commit(tp):
+            return None
+        offset: int | None = super()._new_offset(tp)
+        return offset
+
+    def _run_starts_at_commit(self, tp: TP) -> bool:
+        """faust lets the run of acked offsets start one past the committed offset (it
+        tolerates a missing first offset); a batch topic's run must start AT it, or a record
+        nobody processed would be committed."""
+        committed = self._committed_offset[tp]
+        acked = self._acked[tp]
+        if committed is None or not acked or tp.topic not in getattr(
+                self.app, _BATCH_TOPICS_ATTR, frozenset()):
+            return True
+        lowest = min(acked)
+        gap = self._gap[tp]
+        if gap:
+            lowest = min(lowest, gap.begin())
+        return lowest <= committed
 
     def _record_gap(self, message: BatchMessage) -> None:
         """Offsets first..last-1 of an acked batch count as acked with it (module docstring)."""
