@@ -11,14 +11,13 @@ changelog during recovery, faust's own) keeps faust's per-record path untouched.
 
 How commits stay faust's and never pass an unprocessed record: faust commits the longest run of
 consecutive acked offsets, where "acked" also covers registered gaps (offsets it never delivered,
-e.g. compacted away). When the agent acks a batch of offsets ``first..last`` it has processed,
-this driver records ``last`` as faust does and, in the same step, ``first..last-1`` as a gap:
-the run then reaches ``last + 1``. The gap is registered at the ack, never at the fetch: a gap
-registered for a batch that is then skipped (below) would outlive it, and faust's
-``_new_offset`` adds a whole overlapping gap to the run even past the highest acked offset,
-committing records nobody processed. faust's own gap in the drain loop would include ``last``
-itself (listed twice, which breaks the run detection: commits would advance one batch at a
-time), ignores a gap after offset 0, and is skipped for batched topics.
+e.g. compacted away). Before yielding a batch of offsets ``first..last``, this driver registers
+``first..last-1`` as a gap; the agent acks the batch message (offset ``last``) when it has
+processed the whole batch, and only then does the run reach ``last + 1``. faust's own gap in
+the drain loop would include ``last`` itself (listed twice, which breaks the run detection:
+commits would advance one batch at a time), ignores a gap after offset 0, and is skipped for
+batched topics. A skipped batch's gap is removed with it (faust's ``_new_offset`` adds a whole
+overlapping gap to the run, even past the highest acked offset).
 
 faust's stream iterator skips an event of an older consumer generation, or one dequeued
 while flow control is suspended (a rebalance), and acks it unprocessed: for a batch that would
@@ -135,6 +134,13 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 yield tp, self._batch_message(tp, chunk)
 
     def _batch_message(self, tp: TP, chunk: list[Any]) -> ConsumerMessage:
+        first, last = chunk[0].offset, chunk[-1].offset
+        if last > first:
+            # Offsets first..last-1 count as acked once the batch message (offset last) is.
+            gap = self._gap[tp]
+            gap.addi(first, last)
+            if len(gap.overlap(first, last)) > 1:
+                gap.merge_overlaps()  # fetched again after a seek: no duplicate offsets
         timestamp = chunk[-1].timestamp
         message: BatchMessage = cast(Any, BatchMessage)(
             tp.topic, tp.partition, chunk[-1].offset,
@@ -154,6 +160,8 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 # records again if the partition is still ours (else its next owner does).
                 message.acked = True
                 self._unacked_messages.discard(message)
+                # Its gap must not outlive it: a later batch's ack would commit its records.
+                self._gap[message.tp].chop(message.first_offset, message.offset)
                 self.log.info("batch skipped by the stream, read again: %r from offset %r",
                               message.tp, message.first_offset)
                 if message.tp in self.assignment():
@@ -162,8 +170,6 @@ class BatchConsumer(faust_aiokafka.Consumer):
                         self._seek_back(message.tp, message.first_offset)))
                 return False
             recorded: bool = super().ack(message)
-            if recorded:
-                self._record_gap(message)
             return recorded
 
     async def _seek_back(self, tp: TP, offset: int) -> None:
@@ -192,19 +198,6 @@ class BatchConsumer(faust_aiokafka.Consumer):
         if gap:
             lowest = min(lowest, gap.begin())
         return lowest <= committed
-
-    def _record_gap(self, message: BatchMessage) -> None:
-        """Offsets first..last-1 of an acked batch count as acked with it (module docstring)."""
-        first, last = message.first_offset, message.offset
-        committed = self._committed_offset[message.tp]
-        if committed is not None:
-            first = max(first, committed)  # below it is committed already
-        if last <= first:
-            return
-        gap = self._gap[message.tp]
-        gap.addi(first, last)
-        if gap.overlaps(first, last) and len(gap.overlap(first, last)) > 1:
-            gap.merge_overlaps()  # processed again after a seek: no duplicate offsets
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         # The drain loop's gap for a batch would include the batch's own offset: see module doc.
