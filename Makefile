@@ -30,6 +30,7 @@ lint: venv
 
 schemas: venv
 	$(BIN)/invoice-sync schemas export --dir schemas
+	$(BIN)/python scripts/chart-values-schema.py
 
 # deploy/prometheus/rules/invoice-sync.rules.yml from the chart's rules template (one source).
 rules: deploy-tools

@@ -63,7 +63,7 @@ class Run:
         return {"issued": f"{prefix}.invoice.issued",
                 "acknowledged": f"{prefix}.invoice.acknowledged",
                 "alerts": f"{prefix}.invoice.sync.alerts", "dlq": f"{prefix}.invoice.sync.dlq",
-                "ticks": f"{prefix}.ticks"}
+                "ticks": f"{prefix}.ticks", "actions": f"{prefix}.invoice.sync.actions"}
 
     def settings(self, prefix: str) -> dict[str, str]:
         names = self.topics(prefix)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -117,7 +118,11 @@ def run_demo(port: int | None = None) -> int:
         print("starting a local Kafka broker ...", flush=True)
         with running_broker(Path(tmp)) as broker:
             web_port = free_port()
+            # The API needs a token even here; the demo's own queries below use it.
+            token = secrets.token_urlsafe(24)
+            os.environ["INVOICE_SYNC_API_TOKEN"] = token
             env = {**os.environ, "INVOICE_SYNC_BROKER": f"kafka://{broker.bootstrap}",
+                   "INVOICE_SYNC_API_TOKENS": f"demo:operator:{token}",
                    "INVOICE_SYNC_WARN_AFTER": f"{WARN_AFTER}s",
                    "INVOICE_SYNC_CRITICAL_AFTER": "120s",
                    "INVOICE_SYNC_DATA_DIR": f"{tmp}/state",

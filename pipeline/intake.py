@@ -18,13 +18,14 @@ from pydantic import ValidationError
 
 from pipeline import intake_fast
 from pipeline.contracts import InvoiceIssued, TaxAcknowledged, compact_error
+from pipeline.contracts.action import InvoiceAction
 
 MAX_VALUE_BYTES = 1024 * 1024
 """Values larger than this (1 MiB) are rejected as ``too_large`` without being parsed."""
 
 RejectReason = Literal["too_large", "not_json", "contract", "key_mismatch"]
-EventKind = Literal["issued", "acknowledged"]
-E = TypeVar("E", InvoiceIssued, TaxAcknowledged)
+EventKind = Literal["issued", "acknowledged", "action"]
+E = TypeVar("E", InvoiceIssued, TaxAcknowledged, InvoiceAction)
 
 _NOT_AN_OBJECT = frozenset({"model_type", "model_attributes_type"})
 
@@ -53,9 +54,13 @@ def classify(
 def classify(
     kind: Literal["acknowledged"], key: bytes | None, value: bytes | None
 ) -> Accepted[TaxAcknowledged] | Rejected: ...
+@overload
+def classify(
+    kind: Literal["action"], key: bytes | None, value: bytes | None
+) -> Accepted[InvoiceAction] | Rejected: ...
 def classify(
     kind: EventKind, key: bytes | None, value: bytes | None
-) -> Accepted[InvoiceIssued] | Accepted[TaxAcknowledged] | Rejected:
+) -> Accepted[InvoiceIssued] | Accepted[TaxAcknowledged] | Accepted[InvoiceAction] | Rejected:
     """Validate one record of ``kind`` read from Kafka (``key`` must equal ``invoice_id``).
 
     Checks in order: size, JSON object, contract, key. Raises only ``ValueError`` for an
@@ -66,6 +71,8 @@ def classify(
     if kind == "acknowledged":
         # no fast path: pydantic's parser is already the cheaper one (pipeline.intake_fast)
         return _classify(TaxAcknowledged, key, value, None)
+    if kind == "action":
+        return _classify(InvoiceAction, key, value, None)
     raise ValueError(f"unknown event kind {kind!r}")
 
 

@@ -13,18 +13,33 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode
 
-from pipeline.contracts import InvoiceIssued, SyncAlert, TaxAcknowledged, WireEvent
+from pipeline.contracts import InvoiceIssued, SyncAlert, TaxAcknowledged
+from pipeline.contracts.action import InvoiceAction
+from pipeline.contracts.sla_rules import SlaRulesDocument
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-WIRE_SCHEMAS: dict[str, tuple[type[WireEvent], JsonSchemaMode]] = {
+WIRE_SCHEMAS: dict[str, tuple[type[BaseModel], JsonSchemaMode]] = {
     "invoice.issued": (InvoiceIssued, "validation"),
     "tax.acknowledged": (TaxAcknowledged, "validation"),
     "invoice.sync.alert": (SyncAlert, "serialization"),
+    "invoice.sync.action": (InvoiceAction, "serialization"),
 }
 """event_type -> (model, schema mode)."""
+
+DOCUMENT_SCHEMAS: dict[str, tuple[type[BaseModel], JsonSchemaMode]] = {
+    # Not an event: the SLA rules file, for the Helm chart's values schema.
+    "sla-rules": (SlaRulesDocument, "validation"),
+}
+ALL_SCHEMAS = {**WIRE_SCHEMAS, **DOCUMENT_SCHEMAS}
+
+
+def schema_id(event_type: str) -> str:
+    """The ``$id`` of an event's schema (also the alerts' ``ce_dataschema``)."""
+    return f"urn:invoice-sync:schema:{event_type}"
 
 
 def schema_file_name(event_type: str) -> str:
@@ -34,10 +49,10 @@ def schema_file_name(event_type: str) -> str:
 
 def render(event_type: str) -> str:
     """The schema document of ``event_type``: sorted keys, two-space indent, final newline."""
-    model, mode = WIRE_SCHEMAS[event_type]
+    model, mode = ALL_SCHEMAS[event_type]
     schema: dict[str, Any] = model.model_json_schema(mode=mode)
     schema["$schema"] = JSON_SCHEMA_DIALECT
-    schema["$id"] = f"urn:invoice-sync:schema:{event_type}"
+    schema["$id"] = schema_id(event_type)
     schema["title"] = f"{model.__name__} ({event_type})"
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -46,7 +61,7 @@ def export(dir: Path) -> list[Path]:
     """Write every wire schema into ``dir`` (created if missing); return the paths written."""
     dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for event_type in WIRE_SCHEMAS:
+    for event_type in ALL_SCHEMAS:
         path = dir / schema_file_name(event_type)
         path.write_text(render(event_type), encoding="utf-8")
         written.append(path)
@@ -56,7 +71,7 @@ def export(dir: Path) -> list[Path]:
 def check(dir: Path) -> list[str]:
     """File names in ``dir`` that are missing or differ from the models (empty: no drift)."""
     drifted = []
-    for event_type in WIRE_SCHEMAS:
+    for event_type in ALL_SCHEMAS:
         path = dir / schema_file_name(event_type)
         if not path.is_file() or path.read_text(encoding="utf-8") != render(event_type):
             drifted.append(path.name)

@@ -13,6 +13,9 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.api_tokens import Role, TokenConfigError, TokenSet, parse_entries
+from pipeline.api_tokens import build as build_tokens
+from pipeline.api_tokens import read_file as read_tokens_file
 from pipeline.correlation.durations import parse_duration
 from pipeline.correlation.sla import SlaRules, Thresholds
 
@@ -40,6 +43,8 @@ class Settings(BaseSettings):
     topic_alerts: str = "invoice.sync.alerts"
     topic_dlq: str = "invoice.sync.dlq"
     topic_ticks: str = "invoice-sync.ticks"
+    #: Operators' close/reopen actions: the audit trail and the worker's input at once.
+    topic_actions: str = "invoice.sync.actions"
     partitions: int = Field(default=6, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1, le=16)
 
@@ -48,6 +53,9 @@ class Settings(BaseSettings):
     retention: Duration = 7 * 86400.0
     max_clock_skew: Duration = 300.0
     tick_interval: Duration = 1.0
+    #: After the worker regains a broker it lost, deadlines that fell during the loss wait this
+    #: long before firing, so acks buffered in producers meanwhile can land (docs/watermark.md).
+    reconnect_settle: Duration = 120.0
     sla_rules: Path | None = None
 
     alert_rate: float = Field(default=200.0, gt=0)
@@ -64,6 +72,17 @@ class Settings(BaseSettings):
     advertised_url: str | None = None
     #: How long a fanned-out or routed operator API call waits for another worker.
     api_timeout: Duration = 10.0
+    #: ``tokens``: every API call but /healthz, /readyz, /metrics needs a bearer token, and the
+    #: worker refuses to start without one configured. ``disabled``: no authentication (local
+    #: demos only; said loudly in the log).
+    api_auth: Literal["tokens", "disabled"] = "tokens"
+    #: Entries ``name:role:token`` or ``role:token`` (roles read, operator), comma-separated.
+    api_tokens: SecretStr | None = None
+    #: The same, one a line, in a file (a mounted Secret); YAML/JSON ``{tokens: [...]}`` too.
+    api_tokens_file: Path | None = None
+    #: Pending invoices one /pending call examines per worker before it answers with what it
+    #: found and a cursor to continue (a filter matching nothing must not walk everything).
+    api_scan_budget: int = Field(default=20_000, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     session_timeout: Duration = 30.0
@@ -87,7 +106,8 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "topic_issued", "topic_acknowledged", "topic_alerts", "topic_dlq", "topic_ticks")
+        "topic_issued", "topic_acknowledged", "topic_alerts", "topic_dlq", "topic_ticks",
+        "topic_actions")
     @classmethod
     def _topic_name(cls, value: str) -> str:
         if not _TOPIC_NAME.match(value):
@@ -133,11 +153,37 @@ def describe_errors(exc: ValidationError) -> str:
     for err in exc.errors():
         name = ENV_PREFIX + "_".join(str(p) for p in err["loc"]).upper()
         value = err.get("input")
-        secret = "PASSWORD" in name
+        secret = "PASSWORD" in name or name == f"{ENV_PREFIX}API_TOKENS"
         shown = "" if secret or isinstance(value, dict) or value is None else f"={value!r}"
         reason = err["msg"].removeprefix("Value error, ")
         lines.append(f"invalid setting {name}{shown}: {reason}")
     return "\n".join(lines)
+
+
+def load_api_tokens(settings: Settings) -> TokenSet | None:
+    """The operator API's tokens; None when INVOICE_SYNC_API_AUTH=disabled.
+
+    Raises :class:`SettingsError` when authentication is on and no token is configured:
+    an API that returns seller tax ids and closes invoices must not start open by accident.
+    """
+    entries: list[tuple[str, Role, str]] = []
+    try:
+        if settings.api_tokens is not None:
+            entries += parse_entries(settings.api_tokens.get_secret_value(),
+                                     f"{ENV_PREFIX}API_TOKENS")
+        if settings.api_tokens_file is not None:
+            entries += read_tokens_file(settings.api_tokens_file)
+        tokens = build_tokens(entries)
+    except TokenConfigError as exc:
+        raise SettingsError(f"invalid setting {exc}") from None
+    if settings.api_auth == "disabled":
+        return None
+    if not len(tokens):
+        raise SettingsError(
+            f"invalid setting {ENV_PREFIX}API_AUTH=tokens: no API token configured; set "
+            f"{ENV_PREFIX}API_TOKENS or {ENV_PREFIX}API_TOKENS_FILE (entries name:role:token, "
+            f"roles read, operator), or {ENV_PREFIX}API_AUTH=disabled for a local demo")
+    return tokens
 
 
 def load_sla(settings: Settings) -> SlaRules:

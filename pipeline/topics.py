@@ -24,6 +24,9 @@ TOPIC_CONFIGS = {
     "dlq": _LARGE,
     # The tick topic only carries "check your deadlines now" nudges: keep an hour.
     "ticks": {"retention.ms": str(3600 * 1000), "cleanup.policy": "delete"},
+    # The audit trail of operators' actions: kept for ever, never compacted (compaction by
+    # invoice id would keep only an invoice's last action). A handful of records a day.
+    "actions": {"retention.ms": "-1", "cleanup.policy": "delete"},
 }
 
 
@@ -53,6 +56,7 @@ def topic_names(settings: Settings) -> dict[str, str]:
         "ticks": settings.topic_ticks,
         "alerts": settings.topic_alerts,
         "dlq": settings.topic_dlq,
+        "actions": settings.topic_actions,
     }
 
 
@@ -77,7 +81,7 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
         counts = await _wait_for_leaders(admin, list(names.values()))
     finally:
         await admin.close()
-    for role in ("issued", "acknowledged", "ticks"):
+    for role in ("issued", "acknowledged", "ticks", "actions"):
         name = names[role]
         if counts.get(name) != settings.partitions:
             raise TopicLayoutError(

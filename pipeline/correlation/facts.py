@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 AckStatus = Literal["accepted", "rejected", "duplicate"]
+ActionKind = Literal["close", "reopen"]
+CloseReason = Literal["voided", "duplicate", "test", "handled-offline"]
+CLOSE_REASONS: tuple[CloseReason, ...] = ("voided", "duplicate", "test", "handled-offline")
 
 #: Statuses that mean the tax platform holds the invoice ("duplicate" = it already had it).
 SYNCED_STATUSES: frozenset[str] = frozenset({"accepted", "duplicate"})
@@ -22,6 +25,10 @@ class Issued:
     source_system: str
     seller_tax_id: str
     red: bool = False
+    #: For finance's views (the pending list, CSV): not used by any rule.
+    seller_name: str | None = None
+    invoice_number: str | None = None
+    total_amount_cents: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +41,20 @@ class Ack:
     acknowledged_at: float
     reason_code: str | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """An operator's close or reopen of one invoice (invoice.sync.actions), and its audit entry.
+
+    ``actor`` is the authenticated caller's token name; ``at`` when the API accepted it.
+    ``reason`` is one of CLOSE_REASONS for a close, None for a reopen.
+    """
+
+    invoice_id: str
+    action_id: str
+    kind: ActionKind
+    at: float
+    actor: str
+    reason: str | None = None
+    note: str | None = None

@@ -8,6 +8,7 @@ worker that is behind does not report invoices "past warning" that it has not al
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,8 +21,8 @@ AgeBand = str  # "within_sla" | "past_warning" | "past_critical"
 
 
 def pending_band(state: InvoiceState | None) -> tuple[str, AgeBand] | None:
-    """(region_code, age band) of an issued, not yet synced invoice; None otherwise."""
-    if state is None or not state.is_issued or state.is_synced:
+    """(region_code, age band) of an issued, not yet synced nor closed invoice; None otherwise."""
+    if state is None or not state.is_issued or state.is_synced or state.is_closed:
         return None
     if state.flags & Flag.ESCALATED:
         band = "past_critical"
@@ -88,3 +89,51 @@ class PendingBook:
 
     def __len__(self) -> int:
         return len(self._order)
+
+
+@dataclass(slots=True)
+class PendingBooks:
+    """A :class:`PendingBook` per partition, read as one.
+
+    Per partition so that a rebalance drops exactly the revoked partitions' invoices and rebuilds
+    only the newly assigned ones; the partitions a worker keeps keep their books.
+    """
+
+    books: dict[int, PendingBook] = field(default_factory=dict)
+
+    def update(self, partition: int, old: InvoiceState | None, new: InvoiceState | None) -> None:
+        """Apply one transition of an invoice of ``partition``."""
+        book = self.books.get(partition)
+        if book is None:
+            book = self.books[partition] = PendingBook()
+        book.update(old, new)
+
+    def reset(self, partition: int) -> None:
+        """Empty ``partition``'s book (before it is rebuilt from the table)."""
+        self.books[partition] = PendingBook()
+
+    def drop(self, partition: int) -> None:
+        """Forget a partition this worker no longer owns."""
+        self.books.pop(partition, None)
+
+    @property
+    def counts(self) -> Counter[tuple[str, AgeBand]]:
+        """Pending counts per (region, band) over every partition."""
+        total: Counter[tuple[str, AgeBand]] = Counter()
+        for book in self.books.values():
+            total.update(book.counts)
+        return total
+
+    def oldest_issued_at(self) -> float | None:
+        """issued_at of the oldest pending invoice of any partition."""
+        return min((at for book in self.books.values()
+                    if (at := book.oldest_issued_at()) is not None), default=None)
+
+    def oldest_first(self, *, after: tuple[float, str] | None = None,
+                     issued_before: float | None = None) -> Iterator[tuple[float, str]]:
+        """:meth:`PendingBook.oldest_first` merged over the partitions."""
+        return heapq.merge(*(book.oldest_first(after=after, issued_before=issued_before)
+                             for book in self.books.values()))
+
+    def __len__(self) -> int:
+        return sum(len(book) for book in self.books.values())

@@ -57,6 +57,11 @@ def on_issued(
         region_code=issued.region_code,
         source_system=issued.source_system,
         seller_tax_id=issued.seller_tax_id,
+        seller_name=issued.seller_name,
+        # Kept only when it differs from the id (legacy invoices: code + number).
+        invoice_number=None if issued.invoice_number == issued.invoice_id
+        else issued.invoice_number,
+        total_amount_cents=issued.total_amount_cents,
         warn_at=effective_issued + sla.warn_after,
         critical_at=effective_issued + sla.critical_after,
         held_since=None,
@@ -110,7 +115,7 @@ def on_ack(
     if not record.is_issued:
         return record, []
     if ack.status == "rejected":
-        if record.flags & Flag.REJECTION_ALERTED:
+        if record.flags & Flag.REJECTION_ALERTED or record.is_closed:
             return record, []
         record = replace(record, flags=record.flags | Flag.REJECTION_ALERTED)
         return record, [invoice_alerts.rejected(record, now)]
@@ -134,7 +139,7 @@ def on_due(state: InvoiceState, *, now: float, watermark: float) -> Decision:
         if not state.is_issued:
             return None, [invoice_alerts.orphan(state, now)]
         return None, []
-    if not state.is_issued or state.is_synced:
+    if not state.is_issued or state.is_synced or state.is_closed:
         return state, []
     horizon = min(now, watermark)
     record, alerts = state, []
@@ -154,7 +159,7 @@ def next_due(state: InvoiceState) -> float | None:
     For pending and rejected invoices, the earliest deadline not yet alerted (the adapter
     must also wait for the watermark); otherwise the expiry time.
     """
-    if not state.is_issued or state.is_synced:
+    if not state.is_issued or state.is_synced or state.is_closed:
         return state.expires_at
     due = [
         at
@@ -171,7 +176,7 @@ def next_deadline(state: InvoiceState) -> float | None:
     deadlines in memory but finds expired records by sweeping its table, so its memory grows
     with the invoices waiting for an answer, not with everything kept for the retention period.
     """
-    if not state.is_issued or state.is_synced:
+    if not state.is_issued or state.is_synced or state.is_closed:
         return None
     return next_due(state)
 

@@ -20,7 +20,17 @@ Encoding, version 1 (all little-endian)::
     6 * (u16 length, bytes)  invoice_id, region_code, source_system, seller_tax_id,
                              reason_code, reason as UTF-8; length 0xFFFF = None
 
-A typical pending record is about 100 bytes, a synced one about 125.
+Version 2 appends (version 1 records are still read)::
+
+    u8  extras mask: bit 0 = total amount present
+    i64 total amount in cents (if present)
+    2 * (u16 length, bytes)  seller_name, invoice_number (None when equal to invoice_id:
+                             the rules store it only when it differs, e.g. legacy code+number)
+    u8  n, then n actions: f64 at, u8 kind (1 close, 2 reopen), 4 * (u16 length, bytes)
+        action_id, actor, reason, note
+
+A typical pending record is about 160 bytes with a Chinese seller name (about 100 in version 1),
+a synced one about 185. Actions exist only on the few invoices an operator closed or reopened.
 """
 
 from __future__ import annotations
@@ -30,9 +40,13 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
-from .facts import SYNCED_STATUSES, AckStatus
+from .facts import SYNCED_STATUSES, AckStatus, Action, ActionKind
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Actions kept per invoice (the audit topic has them all; the record shows the recent ones).
+ACTIONS_LIMIT = 8
+#: Longest operator note kept in the record.
+NOTE_MAX_CHARS = 500
 #: Event ids remembered per invoice for deduplication (issued id + the last ack ids).
 SEEN_LIMIT = 4
 #: Longest rejection reason kept in the record; longer ones are cut (the alert carries it).
@@ -48,6 +62,7 @@ class Flag(enum.IntFlag):
     REJECTION_ALERTED = 8  # rejected alert emitted
     RESOLVED = 16  # resolved alert emitted
     REJECTED_AFTER_SYNC = 32  # a rejected ack came after the invoice was synced (recorded only)
+    CLOSED = 64  # closed by an operator: no more unsynced alerts, not pending
 
 
 NO_FLAGS = Flag(0)
@@ -86,6 +101,10 @@ class InvoiceState:
     resolved_at: float | None = None
     expires_at: float | None = None
     seen: tuple[int, ...] = ()
+    seller_name: str | None = None
+    invoice_number: str | None = None
+    total_amount_cents: int | None = None
+    actions: tuple[Action, ...] = ()
 
     @property
     def is_issued(self) -> bool:
@@ -96,6 +115,11 @@ class InvoiceState:
     def is_synced(self) -> bool:
         """Issued and accepted (or duplicate) by the tax platform."""
         return self.is_issued and self.ack_status in SYNCED_STATUSES
+
+    @property
+    def is_closed(self) -> bool:
+        """Closed out by an operator (voided, duplicate, test, handled offline)."""
+        return bool(self.flags & Flag.CLOSED)
 
 
 def event_hash(event_id: str) -> int:
@@ -136,6 +160,10 @@ _SEEN_RUNS: dict[int, struct.Struct] = {}
 _U16 = struct.Struct("<H")
 _POPCOUNT = tuple(bin(mask).count("1") for mask in range(256))
 _FLAG_VALUES: dict[int, Flag] = {}
+_I64 = struct.Struct("<q")
+_ACTION_HEAD = struct.Struct("<dB")
+_ACTION_KINDS: dict[ActionKind, int] = {"close": 1, "reopen": 2}
+_ACTION_BY_CODE: dict[int, ActionKind] = {code: kind for kind, code in _ACTION_KINDS.items()}
 
 
 def _seen_run(n: int) -> struct.Struct:
@@ -149,7 +177,7 @@ def _flag(bits: int) -> Flag:
     flag = _FLAG_VALUES.get(bits)
     if flag is None:
         flag = Flag(bits)
-        if bits < 64:  # the defined bits: at most 64 combinations are ever cached
+        if bits < 128:  # the defined bits: at most 128 combinations are ever cached
             _FLAG_VALUES[bits] = flag
     return flag
 
@@ -174,15 +202,42 @@ def encode(state: InvoiceState) -> bytes:
     for name, text in zip(_STRINGS, (state.invoice_id, state.region_code, state.source_system,
                                      state.seller_tax_id, state.reason_code, state.reason),
                           strict=True):
-        if text is None:
-            parts.append(_U16.pack(_ABSENT))
-            continue
-        raw = text.encode("utf-8")
-        if len(raw) >= _ABSENT:
-            raise ValueError(f"{name} too long to encode ({len(raw)} bytes)")
-        parts.append(_U16.pack(len(raw)))
-        parts.append(raw)
+        _put_text(parts, name, text)
+    cents = state.total_amount_cents
+    parts.append(bytes([0 if cents is None else 1]))
+    if cents is not None:
+        parts.append(_I64.pack(cents))
+    _put_text(parts, "seller_name", state.seller_name)
+    _put_text(parts, "invoice_number", state.invoice_number)
+    parts.append(bytes([len(state.actions)]))
+    for action in state.actions:
+        parts.append(_ACTION_HEAD.pack(action.at, _ACTION_KINDS[action.kind]))
+        for name, text in (("action_id", action.action_id), ("actor", action.actor),
+                           ("reason", action.reason), ("note", action.note)):
+            _put_text(parts, name, text)
     return b"".join(parts)
+
+
+def _put_text(parts: list[bytes], name: str, text: str | None) -> None:
+    if text is None:
+        parts.append(_U16.pack(_ABSENT))
+        return
+    raw = text.encode("utf-8")
+    if len(raw) >= _ABSENT:
+        raise ValueError(f"{name} too long to encode ({len(raw)} bytes)")
+    parts.append(_U16.pack(len(raw)))
+    parts.append(raw)
+
+
+def _get_text(data: bytes, offset: int, name: str) -> tuple[str | None, int]:
+    (length,) = _U16.unpack_from(data, offset)
+    offset += 2
+    if length == _ABSENT:
+        return None, offset
+    end = offset + length
+    if end > len(data):
+        raise UndecodableRecord(f"corrupt invoice state record: {name} truncated")
+    return data[offset:end].decode("utf-8"), end
 
 
 def decode(data: bytes) -> InvoiceState:
@@ -197,9 +252,10 @@ def decode(data: bytes) -> InvoiceState:
 
 
 def _decode(data: bytes) -> InvoiceState:
-    if len(data) < 1 or data[0] != FORMAT_VERSION:
+    if len(data) < 1 or data[0] not in (1, FORMAT_VERSION):
         found = data[0] if len(data) else None
         raise UnsupportedVersion(f"unsupported invoice state format version {found!r}")
+    version = data[0]
     _, status_code, partition, flags, mask = _HEADER.unpack_from(data, 0)
     offset = _HEADER.size
     count = _POPCOUNT[mask]
@@ -213,16 +269,30 @@ def _decode(data: bytes) -> InvoiceState:
     offset += 1 + 8 * n_seen
     strings: list[str | None] = []
     for name in _STRINGS:
-        (length,) = _U16.unpack_from(data, offset)
-        offset += 2
-        if length == _ABSENT:
-            strings.append(None)
-            continue
-        end = offset + length
-        if end > len(data):
-            raise UndecodableRecord(f"corrupt invoice state record: {name} truncated")
-        strings.append(data[offset:end].decode("utf-8"))
-        offset = end
+        text, offset = _get_text(data, offset, name)
+        strings.append(text)
+    cents = seller_name = invoice_number = None
+    actions: list[Action] = []
+    if version >= 2:
+        extras = data[offset]
+        offset += 1
+        if extras & 1:
+            (cents,) = _I64.unpack_from(data, offset)
+            offset += 8
+        seller_name, offset = _get_text(data, offset, "seller_name")
+        invoice_number, offset = _get_text(data, offset, "invoice_number")
+        count = data[offset]
+        offset += 1
+        for _ in range(count):
+            at, kind = _ACTION_HEAD.unpack_from(data, offset)
+            offset += _ACTION_HEAD.size
+            action_id, offset = _get_text(data, offset, "action_id")
+            actor, offset = _get_text(data, offset, "actor")
+            reason, offset = _get_text(data, offset, "reason")
+            note, offset = _get_text(data, offset, "note")
+            actions.append(Action(invoice_id=strings[0] or "", action_id=action_id or "",
+                                  kind=_ACTION_BY_CODE[kind], at=at, actor=actor or "",
+                                  reason=reason, note=note))
     if offset != len(data):
         raise UndecodableRecord("corrupt invoice state record: trailing bytes")
     invoice_id, region_code, source_system, seller_tax_id, reason_code, reason = strings
@@ -246,4 +316,8 @@ def _decode(data: bytes) -> InvoiceState:
         resolved_at=f[5],
         expires_at=f[6],
         seen=tuple(seen),
+        seller_name=seller_name,
+        invoice_number=invoice_number,
+        total_amount_cents=cents,
+        actions=tuple(actions),
     )

@@ -13,8 +13,9 @@ order (docs/watermark.md has the proof):
 * the watermark is the latest ``t`` whose ``E <= progress``: every ack appended before it has been
   processed. A deadline ``D`` may fire once the watermark is ``>= D``.
 
-A *hold* (after the worker regained a broker it had lost) caps every watermark for a settle period,
-so acks that producers buffered during the loss can land before the deadlines of the loss fire.
+A *hold* (after the worker regained a broker it had lost: end-offset requests failed, then one was
+answered) caps every watermark at the last contact before the loss for a settle period, so acks
+that producers buffered during the loss can land before the deadlines of the loss fire.
 
 Samples are bounded: one that a later sample dominates (later ``t``, no larger ``E``) or that
 progress has passed is dropped, and past ``MAX_SAMPLES`` the closest ones are thinned out.
@@ -28,6 +29,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+#: A gap in contact with the broker shorter than this (seconds, from the last answer before it to
+#: the first after) is not treated as a loss: one request timing out during a leader move would
+#: otherwise hold every deadline for the whole settle period.
+MIN_LOSS = 10.0
 #: Samples kept per partition while the consumer is behind them (a sample per tick: an hour of
 #: backlog at 1 s ticks thins to about one sample every 28 s, the watermark's step then).
 MAX_SAMPLES = 128
@@ -54,6 +59,10 @@ class AckWatermarks:
 
     _marks: dict[int, _PartitionMark] = field(default_factory=dict)
     _hold: _Hold | None = None
+    #: When the broker last answered an end-offset request (the time the request was sent).
+    _last_contact: float | None = None
+    #: Since when the broker is lost (the last contact before the failures), None if it is not.
+    _lost_since: float | None = None
 
     def sample(self, partition: int, at: float, end_offset: int) -> None:
         """Record that every ack appended to ``partition`` before ``at`` lies below
@@ -92,6 +101,32 @@ class AckWatermarks:
         if current is not None and current.until > at:
             at, until = min(at, current.at), max(until, current.until)
         self._hold = _Hold(at=at, until=until)
+
+    def broker_lost(self, at: float) -> bool:
+        """An end-offset request sent at ``at`` failed. True if this starts a loss.
+
+        Only a broker this worker had reached can be lost: failures while it starts up (the
+        consumer still joining) are not a loss, or every start would hold every deadline.
+        """
+        if self._lost_since is not None or self._last_contact is None:
+            return False
+        self._lost_since = self._last_contact
+        return True
+
+    def broker_reached(self, at: float, *, settle: float, now: float) -> float | None:
+        """An end-offset request sent at ``at`` was answered (at ``now``).
+
+        If the broker had been lost (for MIN_LOSS or longer), acks that producers buffered
+        meanwhile may still be on their way: every watermark is held at the last contact before
+        the loss until ``now + settle``. Returns the end of that settle period, or None.
+        """
+        lost, self._lost_since = self._lost_since, None
+        self._last_contact = at if self._last_contact is None else max(self._last_contact, at)
+        if lost is None or now - lost < MIN_LOSS:
+            return None
+        if settle > 0:
+            self.hold(at=lost, until=now + settle)
+        return now + settle
 
     def held_until(self, now: float) -> float | None:
         """When the current hold ends (None: no hold at ``now``)."""

@@ -22,6 +22,7 @@ from pipeline.correlation.durations import ACCEPTED_FORMAT, parse_duration
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 _REGION = re.compile(r"^[0-9]{6}$")
+_TAX_ID = re.compile(r"^[0-9A-Z]{15,20}$")
 
 
 class QueryError(ValueError):
@@ -64,6 +65,7 @@ class PendingQuery:
     older_than: float | None = None
     limit: int = DEFAULT_LIMIT
     cursor: Cursor | None = None
+    seller_tax_id: str | None = None
 
     def to_params(self) -> dict[str, str]:
         """The same query as URL parameters (to forward it to other workers)."""
@@ -76,6 +78,8 @@ class PendingQuery:
             params["older_than"] = repr(self.older_than)
         if self.cursor is not None:
             params["cursor"] = self.cursor.encode()
+        if self.seller_tax_id is not None:
+            params["seller_tax_id"] = self.seller_tax_id
         return params
 
 
@@ -123,6 +127,14 @@ def _region(query: Mapping[str, str]) -> str | None:
     return value
 
 
+def _seller(query: Mapping[str, str]) -> str | None:
+    value = query.get("seller_tax_id")
+    if value is not None and not _TAX_ID.match(value):
+        raise QueryError(f"seller_tax_id={value[:40]!r}: expected 15-20 characters of 0-9 A-Z "
+                         "(e.g. a unified social credit code)")
+    return value
+
+
 def _source(query: Mapping[str, str]) -> str | None:
     value = query.get("source_system")
     if value is not None and not 1 <= len(value) <= 128:
@@ -153,7 +165,8 @@ def parse_time(name: str, value: str) -> float:
 
 def parse_pending(query: Mapping[str, str]) -> PendingQuery:
     """Validate /pending parameters."""
-    _unknown(query, {"region_code", "source_system", "older_than", "limit", "cursor"})
+    _unknown(query, {"region_code", "source_system", "older_than", "limit", "cursor",
+                     "seller_tax_id"})
     older_than = None
     if "older_than" in query:
         try:
@@ -164,12 +177,16 @@ def parse_pending(query: Mapping[str, str]) -> PendingQuery:
     limit = DEFAULT_LIMIT
     if "limit" in query:
         raw = query["limit"]
-        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
+        # ASCII digits only ("²".isdigit() is true but int() refuses it), and few of them:
+        # int() of a 5,000-digit string is work an anonymous caller should not get for free.
+        digits = raw.isascii() and raw.isdigit() and len(raw) <= 6
+        if not digits or not 1 <= int(raw) <= MAX_LIMIT:
             raise QueryError(f"limit={raw!r}: expected an integer from 1 to {MAX_LIMIT}")
         limit = int(raw)
     cursor = Cursor.decode(query["cursor"]) if "cursor" in query else None
     return PendingQuery(region_code=_region(query), source_system=_source(query),
-                        older_than=older_than, limit=limit, cursor=cursor)
+                        older_than=older_than, limit=limit, cursor=cursor,
+                        seller_tax_id=_seller(query))
 
 
 def parse_summary(query: Mapping[str, str]) -> SummaryQuery:

@@ -24,7 +24,7 @@ _LOG_GAMMA = math.log(_GAMMA)
 #: Latencies below this (seconds) share one bucket reported as 0.
 _MIN_LATENCY = 0.001
 PERCENTILES = (0.5, 0.9, 0.95, 0.99)
-STATUSES = ("synced", "pending", "rejected")
+STATUSES = ("synced", "pending", "rejected", "closed")
 
 
 @dataclass(slots=True)
@@ -147,6 +147,7 @@ class Summary:
             "synced": t["synced"],
             "pending": t["pending"],
             "rejected": t["rejected"],
+            "closed": t["closed"],
             "acknowledged_not_issued": t["acknowledged_not_issued"],
             "red_letter": t["red_letter"],
             "alerted": {"warning": t["alerted_warning"], "critical": t["alerted_critical"]},

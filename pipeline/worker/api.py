@@ -17,7 +17,14 @@
   or summary would read as "all good" to a finance team.
 
 Errors are JSON ``{"status": N, "error": "...", "message": "..."}``: 400 for bad parameters,
-404 for an unknown invoice, 503 while the group is rebalancing or a worker does not answer.
+401/403 from the guard (worker/guard.py), 404 for an unknown invoice, 503 while the group is
+rebalancing or a worker does not answer. A forwarded or fanned-out request carries the caller's
+``Authorization`` header: every worker holds the same tokens (one Secret), so the worker that
+answers authenticates the caller itself and records the caller's name, not a worker's.
+
+Bounded work per request: /pending examines at most ``INVOICE_SYNC_API_SCAN_BUDGET`` pending
+invoices per worker and call, in slices of SCAN_SLICE with a yield to the event loop between
+them; /summary scans the table in slices too, one scan at a time per worker.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import orjson
 
 from pipeline.correlation.state import InvoiceState, UndecodableRecord, decode
 from pipeline.logs import get_logger
-from pipeline.queries.paging import local_page, merge_pages
+from pipeline.queries.paging import PendingScan, merge_pages
 from pipeline.queries.params import (
     PendingQuery,
     QueryError,
@@ -52,7 +59,8 @@ log = get_logger(__name__)
 
 #: Header on requests one worker forwards to another (answered locally, never forwarded again).
 FORWARDED = "X-Invoice-Sync-Forwarded"
-#: Records summarised between two yields to the event loop (a scan must not stall the agent).
+#: Records summarised (or pending candidates examined) between two yields to the event loop: a
+#: scan must not stall the agent or /healthz.
 SCAN_SLICE = 2000
 
 
@@ -82,6 +90,9 @@ class OperatorApi:
     def __init__(self, worker: ServedWorker) -> None:
         self.worker = worker
         self.app = worker.app
+        # One table scan at a time on this worker: concurrent /summary calls queue here
+        # instead of multiplying the scan work on the event loop.
+        self._scanning = asyncio.Lock()
 
     # -- local answers --------------------------------------------------------------------
 
@@ -103,26 +114,34 @@ class OperatorApi:
             return None
         return state
 
-    def local_pending(self, query: PendingQuery) -> dict[str, Any]:
+    async def local_pending(self, query: PendingQuery) -> dict[str, Any]:
         if not self.worker.state_rebuilt():
             raise Unavailable("pending index is being rebuilt after a rebalance")
         now = time.time()
-        candidates = self.worker.pending_oldest_first(
-            after=query.cursor.key() if query.cursor else None,
-            issued_before=None if query.older_than is None else now - query.older_than)
-        return local_page(candidates, self.owned, query, now=now)
+        scan = PendingScan(query, now=now, budget=self.worker.settings.api_scan_budget)
+        issued_before = None if query.older_than is None else now - query.older_than
+        while True:
+            # A fresh iterator after each yield: the book changes while events are applied.
+            scan.feed(self.worker.pending_oldest_first(after=scan.position,
+                                                       issued_before=issued_before),
+                      self.owned, slice_size=SCAN_SLICE)
+            if scan.done:
+                return scan.page()
+            await asyncio.sleep(0)
 
     async def local_summary(self, query: SummaryQuery) -> Summary:
         summary = Summary()
-        for count, (invoice_id, raw) in enumerate(self.worker.batch_store.records(), start=1):
-            try:
-                state = decode(raw)
-            except UndecodableRecord as exc:  # a partial summary would read as complete
-                raise Unavailable(f"invoice {invoice_id}'s record cannot be read by this worker "
-                                  f"version ({exc})") from None
-            summary.add(state, query)
-            if count % SCAN_SLICE == 0:
-                await asyncio.sleep(0)
+        async with self._scanning:
+            for count, (invoice_id, raw) in enumerate(self.worker.batch_store.records(),
+                                                      start=1):
+                try:
+                    state = decode(raw)
+                except UndecodableRecord as exc:  # a partial summary would read as complete
+                    raise Unavailable(f"invoice {invoice_id}'s record cannot be read by this "
+                                      f"worker version ({exc})") from None
+                summary.add(state, query)
+                if count % SCAN_SLICE == 0:
+                    await asyncio.sleep(0)
         return summary
 
     # -- the group ------------------------------------------------------------------------
@@ -145,23 +164,34 @@ class OperatorApi:
     def is_self(self, url: str) -> bool:
         return url.rstrip("/") == str(self.app.conf.canonical_url).rstrip("/")
 
-    async def forward(self, url: str, path: str,
-                      params: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-        """GET another worker's JSON answer: (status, body); Unavailable if it gives none."""
+    async def forward(self, url: str, path: str, params: dict[str, str] | None = None, *,
+                      authorization: str | None = None, method: str = "GET",
+                      body: bytes | None = None) -> tuple[int, dict[str, Any]]:
+        """Another worker's JSON answer: (status, body); Unavailable if it gives none.
+
+        ``authorization``: the caller's header, passed on so the other worker authenticates
+        the caller itself."""
         timeout = aiohttp.ClientTimeout(total=self.worker.settings.api_timeout)
         target = url.rstrip("/") + path
+        headers = {FORWARDED: "1"}
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         try:
-            async with self.app.http_client.get(target, params=params or {}, timeout=timeout,
-                                                headers={FORWARDED: "1"}) as response:
+            async with self.app.http_client.request(
+                    method, target, params=params or {}, timeout=timeout, headers=headers,
+                    data=body) as response:
                 body = await response.read()
                 data: dict[str, Any] = orjson.loads(body)
                 return response.status, data
         except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
             raise Unavailable(f"worker {url} did not answer: {exc!r}") from None
 
-    async def fetch(self, url: str, path: str, params: dict[str, str]) -> dict[str, Any]:
+    async def fetch(self, url: str, path: str, params: dict[str, str],
+                    authorization: str | None) -> dict[str, Any]:
         """Another worker's 200 answer; Unavailable for anything else."""
-        status, data = await self.forward(url, path, params)
+        status, data = await self.forward(url, path, params, authorization=authorization)
         if status != 200:
             raise Unavailable(f"worker {url} answered {status}: {data.get('message', data)}")
         return data
@@ -173,24 +203,25 @@ class OperatorApi:
         except KeyError:
             raise Unavailable("the invoice's partition has no owner (rebalancing)") from None
 
-    async def pending(self, query: PendingQuery) -> dict[str, Any]:
-        pages = await asyncio.gather(*(
-            self._local_or_remote_pending(url, query) for url in self.members()))
+    async def pending(self, query: PendingQuery, authorization: str | None,
+                      ) -> dict[str, Any]:
+        async def one(url: str) -> dict[str, Any]:
+            if self.is_self(url):
+                return await self.local_pending(query)
+            return await self.fetch(url, "/pending/local", query.to_params(), authorization)
+
+        pages = await asyncio.gather(*(one(url) for url in self.members()))
         result = merge_pages(pages, query.limit)
         result["workers"] = len(pages)
         return result
 
-    async def _local_or_remote_pending(self, url: str, query: PendingQuery) -> dict[str, Any]:
-        if self.is_self(url):
-            return self.local_pending(query)
-        return await self.fetch(url, "/pending/local", query.to_params())
-
-    async def summary(self, query: SummaryQuery) -> dict[str, Any]:
+    async def summary(self, query: SummaryQuery, authorization: str | None,
+                      ) -> dict[str, Any]:
         async def one(url: str) -> Summary:
             if self.is_self(url):
                 return await self.local_summary(query)
             return Summary.from_json(await self.fetch(url, "/summary/local",
-                                                      query.to_params()))
+                                                      query.to_params(), authorization))
 
         total = Summary()
         parts = await asyncio.gather(*(one(url) for url in self.members()))
@@ -201,21 +232,27 @@ class OperatorApi:
         return report
 
 
-def register_api(worker: ServedWorker) -> None:
-    """Attach the operator API views to the worker's faust app."""
-    app, api = worker.app, OperatorApi(worker)
+def register_api(worker: ServedWorker) -> OperatorApi:
+    """Attach the operator API's read views to the worker's faust app (roles:
+    worker/guard.py); the API, for the action views (worker/actions_api.py)."""
+    app, api, routes = worker.app, OperatorApi(worker), worker.routes
 
     def query_of(request: Any) -> dict[str, str]:
         return {k: request.query[k] for k in request.query}
 
-    @app.page("/invoices/{invoice_id}")
+    def authorization(request: Any) -> str | None:
+        value: str | None = request.headers.get("Authorization")
+        return value
+
+    @app.page(routes.add("/invoices/{invoice_id}", "read"))
     async def invoice(web: Any, request: Any, invoice_id: str) -> Any:
         try:
             check_invoice_id(invoice_id)
             if FORWARDED not in request.headers:  # forwarded once at most: no ping-pong
                 url = api.owner(invoice_id)
                 if not api.is_self(url):
-                    status, body = await api.forward(url, f"/invoices/{quote(invoice_id)}")
+                    status, body = await api.forward(url, f"/invoices/{quote(invoice_id)}",
+                                                     authorization=authorization(request))
                     return web.json(body, status=status)
         except QueryError as exc:
             return error(web, 400, "bad_request", str(exc))
@@ -234,22 +271,24 @@ def register_api(worker: ServedWorker) -> None:
         view["served_by"] = str(app.conf.canonical_url)
         return web.json(view)
 
-    @app.page("/pending")
+    @app.page(routes.add("/pending", "read"))
     async def pending(web: Any, request: Any) -> Any:
-        return await answer(web, lambda: api.pending(parse_pending(query_of(request))))
+        return await answer(web, lambda: api.pending(parse_pending(query_of(request)),
+                                                     authorization(request)))
 
-    @app.page("/pending/local")
+    @app.page(routes.add("/pending/local", "read"))
     async def pending_local(web: Any, request: Any) -> Any:
-        async def local() -> dict[str, Any]:
-            return api.local_pending(parse_pending(query_of(request)))
-        return await answer(web, local)
+        return await answer(web, lambda: api.local_pending(parse_pending(query_of(request))))
 
-    @app.page("/summary")
+    @app.page(routes.add("/summary", "read"))
     async def summary(web: Any, request: Any) -> Any:
-        return await answer(web, lambda: api.summary(parse_summary(query_of(request))))
+        return await answer(web, lambda: api.summary(parse_summary(query_of(request)),
+                                                     authorization(request)))
 
-    @app.page("/summary/local")
+    @app.page(routes.add("/summary/local", "read"))
     async def summary_local(web: Any, request: Any) -> Any:
         async def local() -> dict[str, Any]:
             return (await api.local_summary(parse_summary(query_of(request)))).to_json()
         return await answer(web, local)
+
+    return api

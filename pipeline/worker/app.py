@@ -19,7 +19,6 @@ and only the partition's owner ever sees it.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any, cast
@@ -27,6 +26,7 @@ from typing import Any, cast
 import faust
 from faust.types import TP
 
+from pipeline.api_tokens import TokenSet
 from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.sla import SlaRules, Thresholds
@@ -36,8 +36,12 @@ from pipeline.metrics import AGE_BANDS, Metrics
 from pipeline.settings import Settings
 from pipeline.topics import MAX_MESSAGE_BYTES
 from pipeline.worker.correlator import Correlator, Transition
+from pipeline.worker.delivery import DeliveryTracker
+from pipeline.worker.endoffsets import EndOffsetSampler
+from pipeline.worker.guard import Routes, guard
 from pipeline.worker.outputs import Outputs
 from pipeline.worker.processor import BatchProcessor
+from pipeline.worker.rebuild import IndexRebuild
 from pipeline.worker.store import BatchInHand, BatchStore
 from pipeline.worker.transport import batch_topics, broker_url, mark_processed, records_of
 
@@ -45,9 +49,6 @@ log = get_logger(__name__)
 
 PRODUCER_LINGER_MS = 5
 PRODUCER_BATCH_BYTES = 1024 * 1024
-#: How long one end-offset request (the watermark's sample) may take before the broker counts
-#: as lost.
-END_OFFSETS_TIMEOUT = 5.0
 
 
 class CommitSensor(faust.Sensor):
@@ -64,10 +65,13 @@ class CommitSensor(faust.Sensor):
 class InvoiceSyncApp:
     """Builds and holds the faust app, the correlator and the batch processor of one worker."""
 
-    def __init__(self, settings: Settings, metrics: Metrics, sla: SlaRules | None = None) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, sla: SlaRules | None = None,
+                 tokens: TokenSet | None = None) -> None:
         self.settings = settings
         self.metrics = metrics
         s = settings
+        #: The operator API's routes and the roles they need (filled by register_views).
+        self.routes = Routes()
         self.app = faust.App(
             s.app_id,
             broker=broker_url(s.broker),
@@ -81,6 +85,14 @@ class InvoiceSyncApp:
             web_enabled=True,
             web_port=s.web_port,
             web_bind=s.web_bind,
+            # Only our views answer (worker/guard.py): faust's /router, /table, /graph, stats
+            # and /performance would expose topology and table data without authentication.
+            web_router_enabled=False,
+            web_tables_enabled=False,
+            web_stats_enabled=False,
+            web_graph_enabled=False,
+            web_metrics_enabled=False,
+            web_application_options={"middlewares": [guard(self.routes, tokens)]},
             # What this worker advertises to the group: key lookups are routed here for the
             # partitions it owns (faust's table_route), and /pending fans out to it.
             # None: faust's default, http://HOSTNAME:WEB_PORT.
@@ -115,13 +127,16 @@ class InvoiceSyncApp:
         raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
                                "key_serializer": "raw", "value_serializer": "raw"}
         self.source = self.app.topic(s.topic_issued, s.topic_acknowledged, s.topic_ticks,
-                                     partitions=s.partitions, **raw)
+                                     s.topic_actions, partitions=s.partitions, **raw)
+        # Operators' close/reopen actions, sent by the API on the invoice's owner.
+        self.actions = self.app.topic(s.topic_actions, partitions=s.partitions, **raw)
         self.ticks = self.app.topic(s.topic_ticks, partitions=s.partitions, **raw)
         # Routes invoice lookups to the worker owning the key's partition (see worker/api.py).
         self.issued = self.app.topic(s.topic_issued, partitions=s.partitions, **raw)
         self.alerts = self.app.topic(s.topic_alerts, **raw)
         self.dlq = self.app.topic(s.topic_dlq, **raw)
-        batch_topics(self.app, [s.topic_issued, s.topic_acknowledged, s.topic_ticks])
+        batch_topics(self.app, [s.topic_issued, s.topic_acknowledged, s.topic_ticks,
+                                s.topic_actions])
         # faust recovers this table from its changelog and routes lookups by it; the agent
         # writes its RocksDB and changelog a batch at a time through the batch store.
         self.table = self.app.Table(
@@ -130,7 +145,7 @@ class InvoiceSyncApp:
         self.batch_store = BatchStore(self.table, self._changelog_producer)
         self.batch_store.check_encoding()
         in_hand = BatchInHand()
-        outputs = Outputs(self.alerts, self.dlq, metrics)
+        outputs = Outputs(self.alerts, self.dlq, metrics, s.app_id)
         default = Thresholds(warn_after=s.warn_after, critical_after=s.critical_after)
         self.correlator = Correlator(
             store=in_hand,
@@ -145,12 +160,20 @@ class InvoiceSyncApp:
             on_transition=self._count_transition,
             on_isolated=lambda reason: metrics.isolated.labels(reason=reason).inc(),
         )
+        self.delivery = DeliveryTracker()
+        self.end_offsets = EndOffsetSampler(
+            self.correlator.watermarks, lambda *tps: self.app.consumer.highwaters(*tps),
+            topic=s.topic_acknowledged, settle=s.reconnect_settle)
+        self.rebuild = IndexRebuild(
+            self.correlator, active=self.active_partitions,
+            records=lambda p: ((key, record) for _, key, record in self.batch_store.items(p)),
+            # faust sets this as soon as a rebalance starts, before it waits for the agent.
+            interrupted=lambda: bool(cast(Any, self.app).rebalancing))
         self.processor = BatchProcessor(
             settings=s, metrics=metrics, correlator=self.correlator, store=self.batch_store,
             in_hand=in_hand, outputs=outputs,
-            committed_ack_offset=lambda p: self._committed(TP(s.topic_acknowledged, p)))
-        self._assigned_generation = 0
-        self._built_generation = -1
+            committed_ack_offset=lambda p: self._committed(TP(s.topic_acknowledged, p)),
+            sample_end_offsets=self.end_offsets.sample)
         cast(Any, self.app.on_partitions_assigned).connect(self._on_assigned)
         self.app.agent(self.source, name="correlate", concurrency=1)(self._correlate)
         self.app.timer(s.tick_interval, name="tick")(self._send_ticks)
@@ -160,19 +183,14 @@ class InvoiceSyncApp:
     async def _correlate(self, stream: Any) -> None:
         async for event in stream.events():
             message = event.message
-            self._ensure_rebuilt()
+            # The indexes of newly assigned partitions are rebuilt in slices that yield to the
+            # loop (rebuild.py); a rebalance that starts meanwhile interrupts it.
+            if not self.rebuild.complete() and await self.rebuild.ensure():
+                self._refresh_pending_gauges()
             await self.processor.on_batch(message.topic, message.partition,
                                           records_of(message))
             # The batch's effects are durable: once the stream acks it, faust may commit past it.
             mark_processed(message)
-
-    def _ensure_rebuilt(self) -> None:
-        """Re-derive the deadline heaps and pending book from the table once per assignment,
-        on the first message of any topic after it (table recovery is over by then)."""
-        if self._built_generation != self._assigned_generation:
-            self._built_generation = self._assigned_generation
-            self.correlator.rebuild(self._table_records(), self.active_partitions())
-            self._refresh_pending_gauges()
 
     def _changelog_producer(self) -> Any:
         # faust's own aiokafka producer (same connection, credentials and lifecycle; faust
@@ -183,43 +201,25 @@ class InvoiceSyncApp:
     # -- timer ----------------------------------------------------------------------------
 
     async def _send_ticks(self) -> None:
-        await self._sample_end_offsets()
+        await self.end_offsets.sample(self.active_partitions())
         for partition in sorted(self.active_partitions()):
             await self.ticks.send(value=b"", partition=partition)
         self._refresh_lag_gauges()
         self._refresh_pending_gauges()
 
-    async def _sample_end_offsets(self) -> None:
-        """Ask the broker for the ack partitions' end offsets: the watermark's samples.
-
-        The time is read BEFORE the request is sent, so every ack appended before it lies below
-        the answer (docs/watermark.md). A failed request adds no sample: the watermark stays.
-        """
-        partitions = sorted(self.active_partitions())
-        if not partitions:
-            return
-        tps = [TP(self.settings.topic_acknowledged, p) for p in partitions]
-        at = time.time()
-        try:
-            ends = await asyncio.wait_for(self.app.consumer.highwaters(*tps),
-                                          timeout=END_OFFSETS_TIMEOUT)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # aiokafka errors, timeout, consumer restarting
-            log.warning("end_offsets_failed", error=repr(exc)[:200])
-            return
-        for tp, end in ends.items():
-            if tp.partition in partitions:
-                self.correlator.sample_ack_end_offset(tp.partition, at, end)
-
     # -- bookkeeping ----------------------------------------------------------------------
 
     async def _on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
-        self._assigned_generation += 1
+        # Before any event is processed: commits must wait for what faust's producer buffer
+        # holds (delivery.py; the batch store's own changelog sends are awaited anyway).
+        self.delivery.install(self.app.producer.buffer)
+        ticks = self.settings.topic_ticks
+        self.rebuild.on_assigned({tp.partition for tp in assigned if tp.topic == ticks})
 
     def state_rebuilt(self) -> bool:
-        """The derived indexes match the current assignment (rebuilt on its first tick)."""
-        return self._built_generation == self._assigned_generation
+        """The derived indexes are complete for the current assignment (rebuilt in slices on
+        the first batch after it)."""
+        return self.rebuild.complete()
 
     def active_partitions(self) -> set[int]:
         """Tick partitions this worker actively owns (standbys excluded)."""
@@ -230,12 +230,6 @@ class InvoiceSyncApp:
                              issued_before: float | None) -> Iterator[tuple[float, str]]:
         """(issued_at, invoice id) of this worker's pending invoices, oldest first."""
         return self.correlator.pending_oldest_first(after=after, issued_before=issued_before)
-
-    def _table_records(self) -> Iterator[tuple[str, bytes]]:
-        # A generator: a million records are rebuilt one at a time, never held as one list
-        # (which left the process ~300 MB larger after a restart; docs/performance.md).
-        return ((key, record) for partition in sorted(self.active_partitions())
-                for _, key, record in self.batch_store.items(partition))
 
     def _end_offset(self, tp: TP) -> int | None:
         try:

@@ -24,12 +24,12 @@ from collections.abc import (
 )
 from dataclasses import dataclass
 
-from pipeline.correlation import rules
+from pipeline.correlation import actions, rules
 from pipeline.correlation.alerts import Alert, Scope
 from pipeline.correlation.deadlines import DeadlineIndex
-from pipeline.correlation.facts import Ack, Issued
+from pipeline.correlation.facts import Ack, Action, Issued
 from pipeline.correlation.outage import OutageDetector
-from pipeline.correlation.pending import PendingBook
+from pipeline.correlation.pending import PendingBooks
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.sla import SlaRules
 from pipeline.correlation.state import InvoiceState, UndecodableRecord, decode, encode
@@ -91,7 +91,7 @@ class Correlator:
         self._retry_at: dict[int, float] = {}
         self.watermarks = AckWatermarks()
         self.deadlines: dict[int, DeadlineIndex] = {}
-        self.pending = PendingBook()
+        self.pending = PendingBooks()
 
     # -- events ---------------------------------------------------------------------------
 
@@ -114,6 +114,13 @@ class Correlator:
         await self._apply(ack.invoice_id, partition, old, new, alerts)
         # Only once its effect is in the table does the ack count as read.
         self.watermarks.observe_offset(partition, offset)
+
+    async def on_action(self, action: Action, partition: int) -> None:
+        """An operator closed or reopened an invoice (pipeline/correlation/actions.py)."""
+        old = self._load(action.invoice_id)
+        new, alerts = actions.on_action(old, action, now=self.clock(), retention=self.retention)
+        if new is not old:
+            await self._apply(action.invoice_id, partition, old, new, alerts)
 
     def on_unusable_ack(self, partition: int, offset: int) -> None:
         """An ack-topic message went to the dead-letter topic: it still counts as read."""
@@ -214,11 +221,11 @@ class Correlator:
 
     # -- what the adapter may ask -----------------------------------------------------------
 
-    def has_due(self, partition: int) -> bool:
-        """A deadline of ``partition`` has passed (watermark not considered)."""
+    def next_due(self, partition: int) -> float | None:
+        """The earliest deadline of ``partition`` if it has passed (watermark not considered)."""
         index = self.deadlines.get(partition)
         due_at = None if index is None else index.peek()
-        return due_at is not None and due_at <= self.clock()
+        return due_at if due_at is not None and due_at <= self.clock() else None
 
     def sample_ack_end_offset(self, partition: int, at: float, end_offset: int) -> None:
         """The ack partition's end offset as the broker gave it, asked at ``at``."""
@@ -247,9 +254,32 @@ class Correlator:
     # -- state ----------------------------------------------------------------------------
 
     def rebuild(self, records: Iterable[tuple[str, bytes]], partitions: set[int]) -> int:
-        """Re-derive deadline heaps and pending counts from the table after (re)assignment."""
-        self.deadlines = {p: DeadlineIndex() for p in partitions}
-        self.pending = PendingBook()
+        """Re-derive deadline heaps and pending counts of ``partitions`` from the table, all
+        at once (the worker rebuilds in slices: :meth:`begin_rebuild`, :meth:`rebuild_slice`)."""
+        self.begin_rebuild(partitions, partitions)
+        count = self.rebuild_slice(records, partitions)
+        log.info("state_rebuilt", invoices=count, partitions=sorted(partitions))
+        return count
+
+    def begin_rebuild(self, active: set[int], fresh: set[int]) -> None:
+        """After a rebalance: forget partitions not in ``active``, empty the indexes of
+        ``fresh`` ones (to be filled by :meth:`rebuild_slice`), keep the others as they are."""
+        for stale in (set(self.deadlines) | set(self.pending.books)) - active:
+            self.deadlines.pop(stale, None)
+            self.pending.drop(stale)
+        for partition in fresh:
+            self.deadlines[partition] = DeadlineIndex()
+            self.pending.reset(partition)
+        # Only samples and progress recorded since the assignment count (docs/watermark.md).
+        for stale in (set(self.watermarks.partitions()) - active) | fresh:
+            self.watermarks.forget(stale)
+        for stale in (set(self._retry_at) - active) | fresh:
+            self._retry_at.pop(stale, None)
+            self._backoff.pop(stale, None)
+
+    def rebuild_slice(self, records: Iterable[tuple[str, bytes]], partitions: set[int]) -> int:
+        """Add table records of ``partitions`` (being rebuilt) to the indexes; returns how
+        many records of those partitions were added."""
         count = 0
         for invoice_id, raw in records:
             try:
@@ -265,13 +295,7 @@ class Correlator:
             deadline = rules.next_deadline(state)
             if deadline is not None:
                 self.deadlines[state.partition].schedule(state.invoice_id, deadline)
-            self.pending.update(None, state)
-        for stale in set(self.watermarks.partitions()) - partitions:
-            self.watermarks.forget(stale)
-        for stale in set(self._retry_at) - partitions:
-            self._retry_at.pop(stale, None)
-            self._backoff.pop(stale, None)
-        log.info("state_rebuilt", invoices=count, partitions=sorted(partitions))
+            self.pending.update(state.partition, None, state)
         return count
 
     def _load(self, invoice_id: str) -> InvoiceState | None:
@@ -307,7 +331,7 @@ class Correlator:
                 self.store.pop(invoice_id, None)
             else:
                 self.store[invoice_id] = encode(new)
-            self.pending.update(old, new)
+            self.pending.update(partition, old, new)
         index = self.deadlines.setdefault(partition, DeadlineIndex())
         index.schedule(invoice_id, None if new is None else rules.next_deadline(new),
                        was=None if old is None or popped else rules.next_deadline(old))

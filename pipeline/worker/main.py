@@ -10,7 +10,7 @@ import faust
 from pipeline.correlation.sla import SlaRulesError
 from pipeline.logs import configure_logging, get_logger
 from pipeline.metrics import Metrics
-from pipeline.settings import SettingsError, load_settings, load_sla
+from pipeline.settings import SettingsError, load_api_tokens, load_settings, load_sla
 from pipeline.topics import TopicLayoutError, ensure_topics
 
 log = get_logger(__name__)
@@ -21,6 +21,7 @@ def run_worker() -> int:
     try:
         settings = load_settings()
         sla = load_sla(settings)
+        tokens = load_api_tokens(settings)
     except (SettingsError, SlaRulesError) as exc:
         print(f"invoice-sync: {exc}", file=sys.stderr)
         return 2
@@ -40,7 +41,13 @@ def run_worker() -> int:
     from pipeline.worker.app import InvoiceSyncApp
     from pipeline.worker.web import register_views
 
-    worker = InvoiceSyncApp(settings, Metrics(), sla)
+    if tokens is None:
+        log.warning("api_auth_disabled",
+                    message="INVOICE_SYNC_API_AUTH=disabled: the operator API answers anyone "
+                            "who reaches the port; for local demos only")
+    else:
+        log.info("api_tokens_loaded", names=[f"{n}:{r}" for n, r in tokens.names()])
+    worker = InvoiceSyncApp(settings, Metrics(), sla, tokens)
     register_views(worker)
     log.info("worker_starting", broker=settings.broker, partitions=settings.partitions,
              warn_after=settings.warn_after, critical_after=settings.critical_after,

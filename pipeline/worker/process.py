@@ -6,6 +6,7 @@ measuring on top; the demo starts its worker the same way.
 
 from __future__ import annotations
 
+import secrets
 import signal
 import subprocess
 import sys
@@ -43,9 +44,17 @@ def wait_for(condition: Callable[[], T | None], timeout: float, what: str,
 
 class WorkerProcess:
     """One worker process started with ``env`` (INVOICE_SYNC_* settings); output to
-    ``log_path``; its web port is INVOICE_SYNC_WEB_PORT."""
+    ``log_path``; its web port is INVOICE_SYNC_WEB_PORT.
+
+    Unless ``env`` configures the API's authentication itself, the worker gets one operator
+    token of its own (:attr:`api_token`), which :meth:`http` sends."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.api_token: str | None = None
+        if not any(k in env for k in ("INVOICE_SYNC_API_AUTH", "INVOICE_SYNC_API_TOKENS",
+                                      "INVOICE_SYNC_API_TOKENS_FILE")):
+            self.api_token = secrets.token_urlsafe(24)
+            env = {**env, "INVOICE_SYNC_API_TOKENS": f"harness:operator:{self.api_token}"}
         self.env = env
         self.log_path = log_path
         self.port = int(env["INVOICE_SYNC_WEB_PORT"])
@@ -72,11 +81,19 @@ class WorkerProcess:
         if self.proc.poll() is not None:
             raise WorkerExited(f"worker exited with {self.proc.returncode}:\n{self.tail()}")
 
-    def http(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
-        """GET ``path`` on the worker: (status, body); OSError if nothing answers."""
+    def http(self, path: str, timeout: float = 5.0, *, token: str | None = None,
+             method: str = "GET", body: bytes | None = None) -> tuple[int, bytes]:
+        """``method`` ``path`` on the worker: (status, body); OSError if nothing answers.
+
+        Sends ``token`` (default: :attr:`api_token`) as the bearer token; ``token=""`` none."""
+        token = self.api_token if token is None else token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=body,
+                                         headers=headers, method=method)
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}",
-                                        timeout=timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()

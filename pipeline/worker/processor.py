@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from pipeline import intake
 from pipeline.contracts import InvoiceIssued, TaxAcknowledged
+from pipeline.contracts.action import InvoiceAction
 from pipeline.correlation.state import UndecodableRecord
 from pipeline.logs import get_logger
 from pipeline.metrics import Metrics
@@ -32,11 +33,11 @@ from pipeline.worker.correlator import Correlator
 from pipeline.worker.failures import is_infrastructure, next_backoff
 from pipeline.worker.outputs import Outputs
 from pipeline.worker.store import BatchInHand, BatchStore, PartitionBatch
-from pipeline.worker.wire import to_ack, to_issued
+from pipeline.worker.wire import to_ack, to_action, to_issued
 
 log = get_logger(__name__)
 
-E = TypeVar("E", InvoiceIssued, TaxAcknowledged)
+E = TypeVar("E", InvoiceIssued, TaxAcknowledged, InvoiceAction)
 
 #: While events flow, a partition's due deadlines are also checked between ticks, at most this
 #: often (seconds): an alert then waits for the next batch, not for the next tick.
@@ -54,7 +55,8 @@ class BatchProcessor:
 
     def __init__(self, *, settings: Settings, metrics: Metrics, correlator: Correlator,
                  store: BatchStore, in_hand: BatchInHand, outputs: Outputs,
-                 committed_ack_offset: Callable[[int], int | None]) -> None:
+                 committed_ack_offset: Callable[[int], int | None],
+                 sample_end_offsets: Callable[[list[int]], Awaitable[bool]]) -> None:
         self._settings = settings
         self._metrics = metrics
         self._correlator = correlator
@@ -63,6 +65,8 @@ class BatchProcessor:
         self._outputs = outputs
         #: The group's committed offset of an ack partition, as faust loaded it on assignment.
         self._committed_ack_offset = committed_ack_offset
+        #: Asks the broker for ack partitions' end offsets: a watermark sample (endoffsets.py).
+        self._sample_end_offsets = sample_end_offsets
         self._due_checked: dict[int, float] = {}
         self._sweep_from: dict[int, bytes | None] = {}
         self._event_counters: dict[tuple[str, str], Any] = {}
@@ -119,7 +123,9 @@ class BatchProcessor:
             # untouched, the event waits in the dead-letter topic for a worker that can.
             reason = ("undecodable_state" if isinstance(exc, UndecodableRecord)
                       else "processing_error")
-            await self._retrying(record, lambda: self._outputs.dead_letter(record, reason, error))
+            exception_class = f"{type(exc).__module__}.{type(exc).__qualname__}"
+            await self._retrying(record, lambda: self._outputs.dead_letter(
+                record, reason, error, exception_class))
 
     async def _retrying(self, record: Any, work: Callable[[], Awaitable[None]]) -> None:
         """``work()``, repeated after a backoff while it fails on the infrastructure."""
@@ -139,6 +145,12 @@ class BatchProcessor:
                 await asyncio.sleep(delay)
 
     async def _dispatch(self, record: Any) -> None:
+        if record.topic == self._settings.topic_actions:
+            action = await self._admit(record, intake.classify("action", record.key,
+                                                               record.value))
+            if action is not None:
+                await self._correlator.on_action(to_action(action), record.partition)
+            return
         if record.topic == self._settings.topic_issued:
             issued = await self._admit(record, intake.classify("issued", record.key,
                                                                record.value))
@@ -199,8 +211,14 @@ class BatchProcessor:
         if checked - self._due_checked.get(partition, 0.0) < DUE_CHECK_SPACING:
             return
         self._due_checked[partition] = checked
-        if not self._correlator.has_due(partition):
+        due_at = self._correlator.next_due(partition)
+        if due_at is None:
             return
+        committed = self._committed_ack_offset(partition)
+        if self._correlator.watermark(partition, committed=committed, now=time.time()) < due_at:
+            # The last sample (the tick's) predates the deadline: a fresh one lets a caught-up
+            # worker fire now rather than at the next tick.
+            await self._sample_end_offsets([partition])
         try:
             await self._deadline_work(partition)
         except asyncio.CancelledError:

@@ -13,6 +13,7 @@ import faust
 
 from pipeline.metrics import Metrics
 from pipeline.settings import Settings
+from pipeline.worker.guard import Routes
 from pipeline.worker.store import BatchStore
 
 
@@ -24,7 +25,9 @@ class ServedWorker(Protocol):
     metrics: Metrics
     table: Any  # the faust table: its name routes key lookups
     issued: Any  # the faust topic whose partitions say who owns an invoice
+    actions: Any  # the faust topic operators' close/reopen actions are sent to
     batch_store: BatchStore
+    routes: Routes  # the operator API's routes and the roles they need (worker/guard.py)
 
     def active_partitions(self) -> set[int]: ...
 

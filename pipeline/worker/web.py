@@ -1,6 +1,7 @@
 """HTTP endpoints on faust's web server: liveness, readiness and Prometheus metrics.
 
-Liveness never looks at Kafka: a broker blip must not make an orchestrator restart every pod.
+These three are public (probes and Prometheus carry no token; worker/guard.py). Liveness never
+looks at Kafka: a broker blip must not make an orchestrator restart every pod.
 Readiness means this worker owns partitions, its table recovery has finished and its deadline and
 pending indexes were rebuilt from the table (on the first tick after an assignment).
 """
@@ -31,22 +32,23 @@ def readiness(worker: ServedWorker) -> tuple[bool, str]:
 
 def register_views(worker: ServedWorker) -> None:
     """Attach /healthz, /readyz and /metrics to the worker's faust app."""
-    app = worker.app
+    app, routes = worker.app, worker.routes
 
-    @app.page("/healthz")
+    @app.page(routes.add("/healthz", None))
     async def healthz(web: Any, request: Any) -> Any:
         return web.json({"status": "ok"})
 
-    @app.page("/readyz")
+    @app.page(routes.add("/readyz", None))
     async def readyz(web: Any, request: Any) -> Any:
         ready, why = readiness(worker)
         return web.json({"ready": ready, "reason": why}, status=200 if ready else 503)
 
-    @app.page("/metrics")
+    @app.page(routes.add("/metrics", None))
     async def metrics(web: Any, request: Any) -> Any:
         return web.bytes(generate_latest(worker.metrics.registry),
                          content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
+    from pipeline.worker.actions_api import register_actions
     from pipeline.worker.api import register_api
 
-    register_api(worker)
+    register_actions(worker, register_api(worker))

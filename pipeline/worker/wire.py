@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import orjson
 
 from pipeline.contracts import InvoiceIssued, SyncAlert, TaxAcknowledged
+from pipeline.contracts.action import InvoiceAction
 from pipeline.correlation.alerts import Alert
-from pipeline.correlation.facts import Ack, Issued
+from pipeline.correlation.facts import Ack, Action, Issued
+from pipeline.schema_export import schema_id
 
 
 def to_issued(event: InvoiceIssued) -> Issued:
@@ -22,6 +24,9 @@ def to_issued(event: InvoiceIssued) -> Issued:
         source_system=event.source_system,
         seller_tax_id=event.seller_tax_id,
         red=event.red,
+        seller_name=event.seller_name,
+        invoice_number=event.invoice_number,
+        total_amount_cents=int(event.total_amount * 100),
     )
 
 
@@ -35,6 +40,13 @@ def to_ack(event: TaxAcknowledged) -> Ack:
         reason_code=event.reason_code,
         reason=event.reason,
     )
+
+
+def to_action(event: InvoiceAction) -> Action:
+    """The facts of an invoice.sync.action event."""
+    return Action(invoice_id=event.invoice_id, action_id=event.action_id, kind=event.action,
+                  at=event.requested_at.timestamp(), actor=event.actor, reason=event.reason,
+                  note=event.note)
 
 
 def _instant(epoch: float | None) -> datetime | None:
@@ -64,3 +76,33 @@ def alert_key(alert: Alert) -> bytes:
         return alert.invoice_id.encode()
     value = alert.region_code if alert.scope == "region_code" else alert.source_system
     return f"{alert.scope}:{value}".encode()
+
+
+#: CloudEvents ``type`` of each alert kind: ``cn.invoice-sync.alert.<kind>`` (docs/alerts.md).
+ALERT_TYPE_PREFIX = "cn.invoice-sync.alert."
+ALERT_SCHEMA_VERSION = SyncAlert.model_fields["schema_version"].default
+
+
+def alert_headers(alert: Alert, source: str) -> list[tuple[str, bytes]]:
+    """Kafka headers of an alert record: CloudEvents 1.0 binary mode (``ce_*``; the value is
+    the event data) and the schema version, so consumers route and deduplicate on headers
+    without parsing the value. ``source`` is the CloudEvents source (a URI reference naming
+    the producing application, e.g. ``urn:invoice-sync:<app id>``)."""
+    subject = alert.invoice_id or alert_key(alert).decode()
+    detected = datetime.fromtimestamp(alert.detected_at, UTC).isoformat()
+    return [
+        ("content-type", b"application/json"),
+        ("ce_specversion", b"1.0"),
+        ("ce_id", alert.alert_id.encode()),
+        ("ce_type", (ALERT_TYPE_PREFIX + alert.kind).encode()),
+        ("ce_source", source.encode()),
+        ("ce_time", detected.encode()),
+        ("ce_subject", subject.encode()),
+        ("ce_dataschema", schema_id("invoice.sync.alert").encode()),
+        ("schema_version", str(ALERT_SCHEMA_VERSION).encode()),
+    ]
+
+
+def alert_source(app_id: str) -> str:
+    """The CloudEvents source of a worker group's alerts."""
+    return f"urn:invoice-sync:{app_id}"

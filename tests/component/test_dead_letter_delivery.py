@@ -20,6 +20,8 @@ class Message:
     offset: int = 7
     key: bytes = b"k"
     value: bytes = b"not json"
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp: int = 1_764_400_000_000  # ms, as aiokafka's ConsumerRecord has it
 
 
 class SlowTopic:
@@ -44,13 +46,14 @@ class SlowTopic:
 
 async def test_dead_letter_returns_only_once_delivered() -> None:
     topic = SlowTopic()
-    outputs = Outputs(alerts=None, dlq=topic, metrics=Metrics())
+    outputs = Outputs(alerts=None, dlq=topic, metrics=Metrics(), app_id="test")
     await outputs.dead_letter(Message(), "not_json", "empty")
     assert topic.delivery is not None and topic.delivery.done()
 
 
 async def test_a_dead_letter_that_was_not_delivered_raises() -> None:
     """...so the caller retries it instead of committing past a lost dead letter."""
-    outputs = Outputs(alerts=None, dlq=SlowTopic(fail=KafkaTimeoutError()), metrics=Metrics())
+    outputs = Outputs(alerts=None, dlq=SlowTopic(fail=KafkaTimeoutError()), metrics=Metrics(),
+                      app_id="test")
     with pytest.raises(KafkaTimeoutError):
         await outputs.dead_letter(Message(), "not_json", "empty")

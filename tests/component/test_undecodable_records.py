@@ -8,12 +8,12 @@ import pytest
 from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.sla import SlaRules, Thresholds
-from pipeline.correlation.state import InvoiceState, UndecodableRecord, encode
+from pipeline.correlation.state import FORMAT_VERSION, InvoiceState, UndecodableRecord, encode
 from pipeline.worker.correlator import Correlator
 from tests.component.test_correlator import T0, Clock, FailingSink, _issued
 
 #: A record as a worker of a later version (state format 2) might write it.
-FUTURE = b"\x02" + encode(InvoiceState("inv-future", 0))[1:]
+FUTURE = bytes([FORMAT_VERSION + 1]) + encode(InvoiceState("inv-future", 0))[1:]
 
 
 def _correlator(store: dict[str, bytes], isolated: list[str], clock: Clock,

@@ -24,14 +24,14 @@ def test_in_time_ack_behind_a_backlog_and_a_newer_ack_is_no_false_alarm(
     now = time.time()
     # Falls due in a few seconds: taken in while the worker runs, due while it is stopped.
     due_soon = sample_issued(seq=1, issued_at=iso(now - WARN_AFTER + 6))
-    stack.produce("issued", events("issued", [due_soon]))
+    stack.produce("issued", events([due_soon]))
     wait_for(lambda: stack.invoice(worker, due_soon["invoice_id"])[0] == 200, 30,
              "the worker to hold the invoice")
     worker.terminate()
 
     # Issued ten minutes ago, produced while no worker runs.
     long_due = sample_issued(seq=2, issued_at=iso(now - 2 * WARN_AFTER))
-    stack.produce("issued", events("issued", [long_due]))
+    stack.produce("issued", events([long_due]))
     wait_for(lambda: time.time() > now + 7, 10, "the first invoice's deadline to pass")
     stamped_now = sample_ack(sample_issued(seq=3)["invoice_id"], acknowledged_at=iso(time.time()))
     # 20,000 ack records: 500 acks (of invoices issued elsewhere) each delivered 40 times, as a
@@ -42,7 +42,7 @@ def test_in_time_ack_behind_a_backlog_and_a_newer_ack_is_no_false_alarm(
     backlog = [distinct[n % len(distinct)] for n in range(BACKLOG)]
     in_time = [sample_ack(i["invoice_id"], acknowledged_at=iso(
         datetime.fromisoformat(i["issued_at"]).timestamp() + 60)) for i in (due_soon, long_due)]
-    stack.produce_many("acknowledged", events("ack", [stamped_now, *backlog, *in_time]))
+    stack.produce_many("acknowledged", events([stamped_now, *backlog, *in_time]))
 
     stack.restart(worker).wait_ready()
     ids = [due_soon["invoice_id"], long_due["invoice_id"]]

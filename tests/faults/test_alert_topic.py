@@ -24,8 +24,8 @@ def test_refused_alert_sends_are_retried_after_restore_and_nothing_is_dead_lette
     now = time.time()
     issued = [sample_issued(seq=n, issued_at=iso(now)) for n in range(1, 16)]
     acked, never = issued[:5], issued[5:]
-    stack.produce("issued", events("issued", issued))
-    stack.produce("acknowledged", events("ack", [
+    stack.produce("issued", events(issued))
+    stack.produce("acknowledged", events([
         sample_ack(i["invoice_id"], acknowledged_at=iso(now)) for i in acked]))
     # Refused while they fall due: the broker said no at least once, and every deadline passed.
     wait_for(lambda: "MessageSizeTooLarge" in worker.tail(2000) and time.time() > now + 5, 60,

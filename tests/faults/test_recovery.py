@@ -33,8 +33,8 @@ def test_restart_on_an_empty_data_dir_gives_the_same_answers_and_no_new_alerts(
     acked, rejected, never = issued[:15], issued[15:25], issued[25:]
     orphan_acks = [sample_ack(sample_issued(seq=100 + n)["invoice_id"],
                               acknowledged_at=iso(now)) for n in range(5)]
-    stack.produce_many("issued", events("issued", issued))
-    stack.produce_many("acknowledged", events("ack", [
+    stack.produce_many("issued", events(issued))
+    stack.produce_many("acknowledged", events([
         *(sample_ack(i["invoice_id"], acknowledged_at=iso(now)) for i in acked),
         *(sample_ack(i["invoice_id"], status="rejected", acknowledged_at=iso(now))
           for i in rejected),
@@ -53,7 +53,7 @@ def test_restart_on_an_empty_data_dir_gives_the_same_answers_and_no_new_alerts(
     # One new never-acked invoice, due last: once it alerted, every deadline before it was
     # evaluated by the recovered worker, so the absence of other new alerts means something.
     sentinel = sample_issued(seq=999, issued_at=iso(time.time()))
-    stack.produce("issued", events("issued", [sentinel]))
+    stack.produce("issued", events([sentinel]))
     after = stack.alerts(lambda a: any(x["invoice_id"] == sentinel["invoice_id"] for x in a))
 
     assert _answers(stack, worker, ids) == answers

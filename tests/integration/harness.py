@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -46,7 +47,12 @@ class Stack:
             "acknowledged": f"{prefix}.invoice.acknowledged",
             "alerts": f"{prefix}.invoice.sync.alerts",
             "dlq": f"{prefix}.invoice.sync.dlq",
+            "actions": f"{prefix}.invoice.sync.actions",
         }
+        # One token set for the whole group (as one Secret would be): forwarded requests carry
+        # the caller's token to the other worker.
+        self.read_token = secrets.token_urlsafe(24)
+        self.operator_token = secrets.token_urlsafe(24)
 
     def __enter__(self) -> Stack:
         return self
@@ -71,6 +77,7 @@ class Stack:
             "INVOICE_SYNC_TOPIC_ALERTS": self.topics["alerts"],
             "INVOICE_SYNC_TOPIC_DLQ": self.topics["dlq"],
             "INVOICE_SYNC_TOPIC_TICKS": f"{self.prefix}.ticks",
+            "INVOICE_SYNC_TOPIC_ACTIONS": self.topics["actions"],
             "INVOICE_SYNC_PARTITIONS": "4",
             "INVOICE_SYNC_DATA_DIR": str(self.tmp / name / "state"),
             "INVOICE_SYNC_WEB_PORT": str(port),
@@ -80,6 +87,8 @@ class Stack:
             "INVOICE_SYNC_CRITICAL_AFTER": "600s",
             "INVOICE_SYNC_SESSION_TIMEOUT": "6s",
             "INVOICE_SYNC_LOG_LEVEL": "INFO",
+            "INVOICE_SYNC_API_TOKENS": f"reader:read:{self.read_token},"
+                                       f"ops:operator:{self.operator_token}",
         })
         env.update({f"INVOICE_SYNC_{k.upper()}": v for k, v in settings.items()})
         return env
@@ -87,6 +96,7 @@ class Stack:
     def worker(self, name: str = "w1", **settings: str) -> WorkerProcess:
         """A started (not yet ready) worker."""
         worker = WorkerProcess(self.worker_env(name, **settings), self.tmp / f"{name}.log")
+        worker.api_token = self.operator_token
         self.workers.append(worker)
         return worker.start()
 

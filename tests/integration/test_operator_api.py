@@ -3,10 +3,14 @@ the summary spanning both workers, JSON errors, and the CLI over the same API.""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
+import pytest
 
 from pipeline.cli import main as cli_main
 from pipeline.contracts.samples import sample_ack, sample_issued
@@ -19,7 +23,8 @@ def get(worker: WorkerProcess, path: str) -> tuple[int, Any]:
 
 
 def test_two_workers_answer_lookups_pending_and_summary_for_the_whole_group(
-        stack: Stack, capsys: Any) -> None:
+        stack: Stack, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INVOICE_SYNC_API_TOKEN", stack.read_token)
     stack.create_topics()
     first = stack.worker("w1", WARN_AFTER="1h", CRITICAL_AFTER="2h")
     second = stack.worker("w2", WARN_AFTER="1h", CRITICAL_AFTER="2h")
@@ -115,6 +120,37 @@ def test_two_workers_answer_lookups_pending_and_summary_for_the_whole_group(
     assert cli_main(["report", url, "--json"]) == 0
     assert orjson.loads(capsys.readouterr().out)["issued"] == 16
     assert cli_main(["pending", url, "--older-than=soon"]) == 2
+
+    # Finance's exports: --json --all holds every page; CSV read back with the csv module.
+    assert cli_main(["pending", url, "--limit=4", "--all", "--json"]) == 0
+    everything = orjson.loads(capsys.readouterr().out)
+    assert [r["invoice_id"] for r in everything["items"]] == [i["invoice_id"] for i in unsynced]
+    assert everything["next_cursor"] is None and everything["count"] == 12
+    assert everything["items"][0]["issued_at"].endswith("+00:00")  # the wire stays UTC
+    assert cli_main(["pending", url, "--limit=5", "--all", "--format=csv"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert [r["invoice_id"] for r in rows] == [i["invoice_id"] for i in unsynced]
+    first_row, first_invoice = rows[0], unsynced[0]
+    assert first_row["seller_name"] == "北京示例科技有限公司" == first_invoice["seller_name"]
+    assert first_row["total_amount"] == "113.00"
+    assert first_row["invoice_number"] == first_invoice["invoice_number"]
+    assert first_row["seller_tax_id"] == first_invoice["seller_tax_id"]
+    shanghai = datetime.fromisoformat(first_invoice["issued_at"]).astimezone(
+        ZoneInfo("Asia/Shanghai"))
+    assert first_row["issued_at (Asia/Shanghai)"] == shanghai.strftime("%Y-%m-%d %H:%M:%S")
+    assert cli_main(["pending", url, "--seller-tax-id=91110108MA01AB2C0X", "--json"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["count"] == 0
+    assert cli_main(["pending", url, f"--seller-tax-id={first_invoice['seller_tax_id']}",
+                     "--json", "--all"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["count"] == 12
+    assert cli_main(["report", url, "--format=csv", "--tz=UTC"]) == 0
+    report_rows = list(csv.DictReader(io.StringIO(
+        capsys.readouterr().out.removeprefix("\ufeff"))))
+    assert report_rows[-1]["region_code"] == "all" and report_rows[-1]["issued"] == "16"
+    assert {r["region_code"] for r in report_rows} == {"110000", "310000", "all"}
+    assert cli_main(["report", url, "--tz=Mars/Olympus"]) == 2
 
     # A dead owner: JSON 503 naming the worker, not a hang or an HTML 500; after the
     # rebalance the survivor owns every partition and answers for every invoice again.

@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 import orjson
 
 from pipeline.contracts.samples import sample_issued
-from pipeline.correlation.state import InvoiceState, encode
+from pipeline.correlation.state import FORMAT_VERSION, InvoiceState, encode
+from pipeline.worker.store import encode_key
 from tests.integration.harness import Stack, wait_for
 
 FUTURE_ID = "24111000000000009999"
 #: A record as a worker writing state format 2 would store it.
-FUTURE = b"\x02" + encode(InvoiceState(FUTURE_ID, 0))[1:]
+FUTURE = bytes([FORMAT_VERSION + 1]) + encode(InvoiceState(FUTURE_ID, 0))[1:]
 
 
 def _isolated(metrics: str) -> float:
@@ -30,8 +31,8 @@ def test_a_newer_format_record_is_left_for_a_worker_that_can_read_it(stack: Stac
     worker = stack.worker(WARN_AFTER="3s").wait_ready()  # creates the changelog topic
     worker.terminate()
     changelog = f"{stack.prefix}-invoice-sync-invoices-changelog"
-    # The table's keys are JSON strings; the record goes to partition 0 of the changelog.
-    asyncio.run(_produce_at(stack, changelog, orjson.dumps(FUTURE_ID), FUTURE))
+    # Keyed as the batch store keys the table; partition 0 of the changelog.
+    asyncio.run(_produce_at(stack, changelog, encode_key(FUTURE_ID), FUTURE))
     shutil.rmtree(stack.tmp / "w1" / "state")  # recover the table from the changelog alone
     valid = sample_issued(seq=7, issued_at=datetime.now(UTC).isoformat())
     stack.produce_events("issued", [valid])
@@ -44,9 +45,9 @@ def test_a_newer_format_record_is_left_for_a_worker_that_can_read_it(stack: Stac
     assert status == 503 and orjson.loads(body)["error"] == "unreadable_record"
     assert "record_undecodable" in worker.tail(400)
     # Untouched: the newest changelog record of that key is still the one written.
-    records = stack.read_topic(changelog, lambda rs: any(r.key == orjson.dumps(FUTURE_ID)
+    records = stack.read_topic(changelog, lambda rs: any(r.key == encode_key(FUTURE_ID)
                                                           for r in rs))
-    assert [r.value for r in records if r.key == orjson.dumps(FUTURE_ID)][-1] == FUTURE
+    assert [r.value for r in records if r.key == encode_key(FUTURE_ID)][-1] == FUTURE
 
 
 async def _produce_at(stack: Stack, topic: str, key: bytes, value: bytes) -> None:

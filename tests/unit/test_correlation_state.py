@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -20,7 +21,9 @@ from pipeline.correlation import (
     on_due,
     on_issued,
 )
+from pipeline.correlation.facts import Action
 from pipeline.correlation.state import (
+    FORMAT_VERSION,
     SEEN_LIMIT,
     UndecodableRecord,
     UnsupportedVersion,
@@ -53,7 +56,15 @@ states = st.builds(
     resolved_at=times,
     expires_at=times,
     seen=st.lists(st.integers(0, 2**64 - 1), max_size=SEEN_LIMIT).map(tuple),
-)
+    seller_name=texts,
+    invoice_number=texts,
+    total_amount_cents=st.none() | st.integers(-(2**63), 2**63 - 1),
+    actions=st.lists(st.builds(
+        Action, invoice_id=st.just(""), action_id=st.text(max_size=40),
+        kind=st.sampled_from(["close", "reopen"]), at=st.floats(allow_nan=False),
+        actor=st.text(max_size=64), reason=texts, note=texts), max_size=8).map(tuple),
+).map(lambda s: replace(s, actions=tuple(replace(a, invoice_id=s.invoice_id)
+                                          for a in s.actions)))  # stored once per record
 
 
 @given(states)
@@ -63,7 +74,9 @@ def test_round_trip(state: InvoiceState) -> None:
 
 def realistic(step: str) -> InvoiceState:
     invoice_id = "25112000000012345678"
-    issued = Issued(invoice_id, str(uuid.uuid4()), T0, "110000", "erp-a", "91350100M000100Y43")
+    issued = Issued(invoice_id, str(uuid.uuid4()), T0, "110000", "erp-a", "91350100M000100Y43",
+                    seller_name="北京示例科技有限公司", invoice_number=invoice_id,
+                    total_amount_cents=11300)
     state, _ = on_issued(None, issued, now=T0 + 1.5, sla=SLA, partition=11)
     if step == "pending":
         return state  # type: ignore[return-value]
@@ -103,15 +116,26 @@ def test_worst_case_record_is_bounded() -> None:
     assert len(encode(state)) < 1024
 
 
-def test_format_starts_with_version_1() -> None:
-    assert encode(InvoiceState("x", 0))[0] == 1
+def test_format_starts_with_version_2() -> None:
+    assert encode(InvoiceState("x", 0))[0] == 2
+
+
+def test_version_1_records_are_still_read() -> None:
+    """A version-1 record (written before seller name, amount and actions) is the same state
+    with those fields absent: byte layout of v1 = v2 without the appended part."""
+    state = realistic("rejected")
+    legacy = replace(state, seller_name=None, invoice_number=None, total_amount_cents=None)
+    v2 = encode(legacy)
+    v1 = b"\x01" + v2[1:-6]  # v2 appends: extras 0, two absent strings, no actions
+    assert v2[-6:] == b"\x00\xff\xff\xff\xff\x00"
+    assert decode(v1) == legacy
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
         (b"", "unsupported invoice state format version None"),
-        (b"\x02" + encode(InvoiceState("x", 0))[1:], "unsupported invoice state format version 2"),
+        (b"\x03" + encode(InvoiceState("x", 0))[1:], "unsupported invoice state format version 3"),
         (encode(InvoiceState("x", 0))[:-3], "corrupt"),
         (encode(InvoiceState("x", 0)) + b"\x00", "trailing bytes"),
         (b"\x01\x09" + encode(InvoiceState("x", 0))[2:], "corrupt"),
@@ -125,7 +149,7 @@ def test_decode_rejects_bad_data(data: bytes, message: str) -> None:
 
 def test_a_newer_version_is_told_apart_from_corruption() -> None:
     with pytest.raises(UnsupportedVersion):
-        decode(b"\x02" + encode(InvoiceState("x", 0))[1:])
+        decode(bytes([FORMAT_VERSION + 1]) + encode(InvoiceState("x", 0))[1:])
     with pytest.raises(UndecodableRecord) as corrupt:
         decode(encode(InvoiceState("x", 0))[:-3])
     assert not isinstance(corrupt.value, UnsupportedVersion)

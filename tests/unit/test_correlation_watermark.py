@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.correlation.watermark import MAX_SAMPLES, AckWatermarks
+from pipeline.correlation.watermark import MAX_SAMPLES, MIN_LOSS, AckWatermarks
 
 
 @dataclass(frozen=True)
@@ -141,3 +141,33 @@ def test_no_watermark_passes_an_unread_ack(prefix: int, steps: list[tuple[str, f
         watermark = marks.value(0, committed=committed, now=clock)
         unread_before = [at for at in appended_at[processed:] if at < watermark]
         assert unread_before == [], (watermark, processed, appended_at)
+
+
+def test_a_loss_holds_every_watermark_for_the_settle_period_after_the_regain() -> None:
+    marks = AckWatermarks()
+    marks.sample(0, 100.0, 0)
+    assert marks.broker_reached(100.0, settle=30.0, now=100.1) is None
+    assert marks.broker_lost(101.0)
+    assert not marks.broker_lost(102.0)  # one loss, however many failures
+    assert marks.broker_reached(160.0, settle=30.0, now=160.1) == pytest.approx(190.1)
+    marks.sample(0, 160.0, 0)
+    assert marks.value(0, committed=0, now=170.0) == 100.0  # the last contact before the loss
+    assert marks.value(0, committed=0, now=190.1) == 160.0
+
+
+def test_a_blip_shorter_than_min_loss_holds_nothing() -> None:
+    marks = AckWatermarks()
+    marks.sample(0, 100.0, 0)
+    marks.broker_reached(100.0, settle=30.0, now=100.0)
+    marks.broker_lost(101.0)
+    assert marks.broker_reached(101.0 + MIN_LOSS / 2, settle=30.0, now=100.0 + MIN_LOSS / 2) is None
+    marks.sample(0, 106.0, 0)
+    assert marks.value(0, committed=0, now=107.0) == 106.0
+
+
+def test_failures_before_the_first_answer_are_not_a_loss() -> None:
+    marks = AckWatermarks()
+    assert not marks.broker_lost(100.0)  # starting up: never reached the broker yet
+    assert marks.broker_reached(200.0, settle=30.0, now=200.0) is None
+    marks.sample(0, 200.0, 0)
+    assert marks.value(0, committed=0, now=201.0) == 200.0

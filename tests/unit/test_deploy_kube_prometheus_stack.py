@@ -332,3 +332,100 @@ def test_alertmanager_config_needs_receivers() -> None:
 def test_every_severity_the_rules_use_has_a_default_route(severity: str) -> None:
     values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
     assert values["alertmanagerConfig"]["severityRoutes"][severity]["receiver"]
+
+
+# --- the AlertmanagerConfig as Alertmanager would run it: amtool ------------------------------
+
+
+def snake(name: str) -> str:
+    """AlertmanagerConfig field names to alertmanager.yml's: apiURL -> api_url."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
+
+
+def receiver_config(spec: dict[str, Any]) -> dict[str, Any]:
+    """A receiver's notifier configs in alertmanager.yml form, Secrets replaced by stand-ins."""
+    converted: dict[str, Any] = {}
+    for key, value in spec.items():
+        if key == "urlSecret":
+            converted["url"] = "http://adapter.example:8080/send"
+        elif key.endswith("Secret"):
+            converted[snake(key)] = "stand-in-secret"
+        else:
+            converted[snake(key)] = value
+    return converted
+
+
+def matcher(m: dict[str, str]) -> str:
+    return f'{m["name"]}{m.get("matchType", "=")}"{m["value"]}"'
+
+
+def as_alertmanager_yml(config: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """What the Prometheus Operator generates from one namespaced AlertmanagerConfig: names
+    prefixed <namespace>/<name>/, a namespace matcher on the route and on both sides of each
+    inhibit rule, under a root route whose receiver takes nothing of ours."""
+    prefix = f"{namespace}/{config['metadata']['name']}/"
+    spec = config["spec"]
+    ns = f'namespace="{namespace}"'
+
+    def route(r: dict[str, Any], top: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"receiver": prefix + r["receiver"]}
+        out["matchers"] = ([ns] if top else []) + [matcher(m) for m in r.get("matchers", [])]
+        for key in ("groupBy", "groupWait", "groupInterval", "repeatInterval"):
+            if key in r:
+                out[snake(key)] = r[key]
+        if r.get("routes"):
+            out["routes"] = [route(child, False) for child in r["routes"]]
+        return out
+
+    receivers = [{"name": "null"}] + [
+        {"name": prefix + r["name"],
+         **{snake(kind): [receiver_config(c) for c in configs]
+            for kind, configs in r.items() if kind != "name"}}
+        for r in spec["receivers"]
+    ]
+    inhibit = [
+        {"source_matchers": [ns] + [matcher(m) for m in rule["sourceMatch"]],
+         "target_matchers": [ns] + [matcher(m) for m in rule["targetMatch"]],
+         "equal": rule["equal"]}
+        for rule in spec["inhibitRules"]
+    ]
+    return {"route": {"receiver": "null", "routes": [route(spec["route"], True)]},
+            "receivers": receivers, "inhibit_rules": inhibit}
+
+
+@pytest.fixture(scope="module")
+def alertmanager_yml(kps: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("alertmanager") / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(as_alertmanager_yml(one(kps, "AlertmanagerConfig"), "billing"),
+                                   allow_unicode=True))
+    return path
+
+
+def test_amtool_accepts_the_alertmanager_config(alertmanager_yml: Path) -> None:
+    output = run([tool("amtool"), "check-config", str(alertmanager_yml)])
+    # The receivers, with wechat_configs, and both inhibit rules are valid Alertmanager config.
+    assert "SUCCESS" in output
+    assert "4 receivers" in output and "2 inhibit rules" in output  # "null" + the example's 3
+
+
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    [
+        ({"severity": "critical"}, "billing/inv-invoice-sync/wecom"),
+        ({"severity": "warning"}, "billing/inv-invoice-sync/wecom-robot"),
+        # info has no route of its own in the example: the default receiver.
+        ({"severity": "info"}, "billing/inv-invoice-sync/ops-webhook"),
+        # Another release's alerts, or another namespace's, are not ours.
+        ({"severity": "critical", "job": "other-app"}, "null"),
+        ({"severity": "critical", "namespace": "sales"}, "null"),
+    ],
+)
+def test_amtool_routes_each_severity_to_its_receiver(
+    alertmanager_yml: Path, labels: dict[str, str], receiver: str
+) -> None:
+    alert = {"alertname": "InvoiceSyncUnsyncedPastCritical", "namespace": "billing",
+             "job": RELEASE_JOB, "region_code": "110000", **labels}
+    output = run([tool("amtool"), "config", "routes", "test",
+                  f"--config.file={alertmanager_yml}", f"--verify.receivers={receiver}",
+                  *(f"{k}={v}" for k, v in alert.items())])
+    assert output.strip() == receiver

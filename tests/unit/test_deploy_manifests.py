@@ -13,6 +13,8 @@ import importlib.util
 import io
 import json
 import re
+import subprocess
+import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -178,6 +180,7 @@ def test_compose_defines_the_whole_stack(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) == {
         "kafka",
         "kafka-init",
+        "check-config",
         *WORKERS,
         "prometheus",
         "alertmanager",
@@ -213,6 +216,20 @@ def test_worker_dependencies_are_defined_and_gated(compose: dict[str, Any], work
     assert set(depends) <= set(compose["services"])
     assert depends["kafka"]["condition"] == "service_healthy"
     assert depends["kafka-init"]["condition"] == "service_completed_successfully"
+    assert depends["check-config"]["condition"] == "service_completed_successfully"
+
+
+def test_check_config_runs_first_with_the_workers_settings(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    check = services["check-config"]
+    assert check["command"] == ["check-config"]
+    assert check["image"] == services[WORKERS[0]]["image"]
+    assert not check.get("depends_on"), "offline: it needs no broker"
+    per_worker = {"INVOICE_SYNC_INSTANCE_ID", "INVOICE_SYNC_ADVERTISED_URL"}
+    for worker in WORKERS:
+        shared = {k: v for k, v in services[worker]["environment"].items() if k not in per_worker}
+        assert shared.items() <= check["environment"].items(), worker
+        assert check.get("secrets") == services[worker].get("secrets")
 
 
 @pytest.mark.parametrize("worker", WORKERS)
@@ -516,6 +533,27 @@ def test_sla_rules_config_map_is_a_file_the_worker_loads(
     env = {e["name"]: e for e in worker_container(full)["env"]}
     mounts = {m["name"]: m["mountPath"] for m in worker_container(full)["volumeMounts"]}
     assert env["INVOICE_SYNC_SLA_RULES"]["value"] == f"{mounts['sla-rules']}/sla-rules.yaml"
+
+
+def test_values_schema_holds_the_sla_rules_schema() -> None:
+    # The worker's own model of the file, exported to schemas/, is what `helm install` checks.
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "chart-values-schema.py"), "--check"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ("slaRules.rules[0].warn_afte=5m", "warn_afte"),
+        ("slaRules.rules[0].warn_after=soon", "warn_after"),
+        ("slaRules.default.critical_after=-1", "critical_after"),
+    ],
+)
+def test_values_schema_refuses_sla_rules_the_worker_would(setting: str, named: str) -> None:
+    output = run_failing([tool("helm"), "template", "inv", str(CHART_DIR), "--set", setting])
+    assert named in output and "slaRules" in output
 
 
 def test_service_monitor_scrapes_the_http_service_job_named_after_it(

@@ -11,7 +11,7 @@ import pytest
 from pipeline.correlation.alerts import invoice_alert_id
 from pipeline.correlation.pending import PendingBook
 from pipeline.correlation.state import Flag, InvoiceState
-from pipeline.queries.paging import local_page, merge_pages
+from pipeline.queries.paging import PendingScan, local_page, merge_pages
 from pipeline.queries.params import (
     MAX_LIMIT,
     Cursor,
@@ -55,6 +55,8 @@ def test_pending_parameters_are_parsed() -> None:
     ({"limit": "0"}, "limit"),
     ({"limit": str(MAX_LIMIT + 1)}, "limit"),
     ({"limit": "ten"}, "limit"),
+    ({"limit": "²"}, "limit"),
+    ({"limit": "9" * 5000}, "limit"),
     ({"older_than": "soon"}, "older_than"),
     ({"older_than": "-5m"}, "older_than"),
     ({"region_code": "BJ"}, "region_code"),
@@ -213,11 +215,50 @@ def test_summaries_of_two_workers_merge_into_the_group_answer() -> None:
     assert report["acknowledged_not_issued"] == 1 and report["red_letter"] == 1
     assert report["alerted"] == {"warning": 1, "critical": 0}
     assert report["by_region"] == {
-        "110000": {"issued": 3, "synced": 1, "pending": 2, "rejected": 0},
-        "310000": {"issued": 2, "synced": 1, "pending": 0, "rejected": 1}}
+        "110000": {"issued": 3, "synced": 1, "pending": 2, "rejected": 0, "closed": 0},
+        "310000": {"issued": 2, "synced": 1, "pending": 0, "rejected": 1, "closed": 0}}
     assert report["latency_seconds"]["count"] == 2 and report["latency_seconds"]["max"] == 30.0
     assert abs(report["latency_seconds"]["p50"] - 10.0) <= 0.1
     beijing = Summary()
     for state in (issued("A", NOW - 500), issued("C", NOW - 300, "310000")):
         beijing.add(state, SummaryQuery(region_code="110000"))
     assert beijing.report(SummaryQuery(region_code="110000"))["issued"] == 1
+
+
+# -- bounded scans ----------------------------------------------------------------------------
+
+def test_a_filter_matching_nothing_stops_at_the_budget_and_the_cursor_walks_on() -> None:
+    """Two workers, budget 3 each: no page examines more than 3 per worker, and following
+    next_cursor finds exactly the matching invoices, in order, whatever the page sizes."""
+    first = _worker([issued(f"A{i}", NOW - 100 + 2 * i, "310000") for i in range(10)]
+                    + [issued("Amatch", NOW - 81, "110000")])
+    second = _worker([issued(f"B{i}", NOW - 99 + 2 * i, "310000") for i in range(9)]
+                     + [issued("Bmatch", NOW - 50, "110000")])
+
+    def page_of(worker: tuple[PendingBook, dict[str, InvoiceState]],
+                query: PendingQuery) -> dict[str, Any]:
+        book, records = worker
+        scan = PendingScan(query, now=NOW, budget=3)
+        scan.feed(book.oldest_first(after=scan.position), records.get, slice_size=2)
+        while not scan.done:
+            scan.feed(book.oldest_first(after=scan.position), records.get, slice_size=2)
+        assert scan.examined <= 3
+        return scan.page()
+
+    found, pages = [], 0
+    query = PendingQuery(region_code="110000", limit=1)
+    while True:
+        pages += 1
+        page = merge_pages([page_of(first, query), page_of(second, query)], query.limit)
+        found += [row["invoice_id"] for row in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        query = parse_pending({"region_code": "110000", "limit": "1",
+                               "cursor": page["next_cursor"]})
+    assert found == ["Amatch", "Bmatch"]
+    assert pages >= 4  # 21 pending, 6 examined per page at most
+
+
+def test_an_unbudgeted_page_reports_no_scan_stop() -> None:
+    worker = _worker([issued(f"A{i}", NOW - i) for i in range(3)])
+    assert _page(worker, PendingQuery(region_code="999999"))["scanned_to"] is None

@@ -7,15 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.schema_export import WIRE_SCHEMAS, check, export, render, schema_file_name
+from pipeline.schema_export import (
+    ALL_SCHEMAS,
+    WIRE_SCHEMAS,
+    check,
+    export,
+    render,
+    schema_file_name,
+)
 
 COMMITTED = Path(__file__).resolve().parents[2] / "schemas"
-FILES = [schema_file_name(event_type) for event_type in WIRE_SCHEMAS]
+FILES = [schema_file_name(event_type) for event_type in ALL_SCHEMAS]
 
 
 def test_file_names() -> None:
     assert FILES == ["invoice.issued.schema.json", "tax.acknowledged.schema.json",
-                     "invoice.sync.alert.schema.json"]
+                     "invoice.sync.alert.schema.json", "invoice.sync.action.schema.json",
+                     "sla-rules.schema.json"]
 
 
 @pytest.mark.parametrize("name", FILES)

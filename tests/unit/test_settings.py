@@ -23,6 +23,7 @@ def test_defaults_match_the_documented_contract() -> None:
     assert (s.topic_issued, s.topic_acknowledged, s.topic_alerts, s.topic_dlq) == (
         "invoice.issued", "invoice.acknowledged", "invoice.sync.alerts", "invoice.sync.dlq")
     assert (s.warn_after, s.critical_after) == (900.0, 14400.0)
+    assert s.reconnect_settle == 120.0
     assert s.bootstrap_servers == "127.0.0.1:9092"
 
 
@@ -37,6 +38,7 @@ def test_durations_from_the_environment(monkeypatch: pytest.MonkeyPatch, value: 
 
 @pytest.mark.parametrize(("name", "value", "expected"), [
     ("WARN_AFTER", "soon", "invalid setting INVOICE_SYNC_WARN_AFTER='soon'"),
+    ("RECONNECT_SETTLE", "-5s", "invalid setting INVOICE_SYNC_RECONNECT_SETTLE='-5s'"),
     ("PARTITIONS", "0", "invalid setting INVOICE_SYNC_PARTITIONS='0'"),
     ("BROKER", "http://x", "expected kafka://HOST:PORT"),
     ("TOPIC_ALERTS", "bad topic!", "INVOICE_SYNC_TOPIC_ALERTS"),
