@@ -11,13 +11,13 @@ changelog during recovery, faust's own) keeps faust's per-record path untouched.
 
 How commits stay faust's and never pass an unprocessed record: faust commits the longest run of
 consecutive acked offsets, where "acked" also covers registered gaps (offsets it never delivered,
-e.g. compacted away). Before yielding a batch of offsets ``first..last``, this driver registers
-``first..last-1`` as a gap; the agent acks the batch message (offset ``last``) when it has
-processed the whole batch, and only then does the run reach ``last + 1``. faust's own gap in
-the drain loop would include ``last`` itself (listed twice, which breaks the run detection:
-commits would advance one batch at a time), ignores a gap after offset 0, and is skipped for
-batched topics. A skipped batch's gap is removed with it (faust's ``_new_offset`` adds a whole
-overlapping gap to the run, even past the highest acked offset).
+e.g. compacted away). When the agent marks a batch of offsets ``first..last`` processed
+(:func:`mark_processed`), this driver registers ``first..last-1`` as a gap; faust then acks the
+batch message (offset ``last``) and the run reaches ``last + 1``. Registering the gap at fetch
+would let it outlive a batch that is skipped or dropped (see :meth:`BatchConsumer.register_gap`).
+faust's own gap in the drain loop would include ``last`` itself (listed twice, which breaks the
+run detection: commits would advance one batch at a time), ignores a gap after offset 0, and is
+skipped for batched topics.
 
 faust's stream iterator skips an event of an older consumer generation, or one dequeued
 while flow control is suspended (a rebalance), and acks it unprocessed: for a batch that would
@@ -68,19 +68,21 @@ def broker_url(broker: str) -> str:
 class BatchMessage(ConsumerMessage):
     """A fetch of one topic-partition: ``value`` holds the records, ``offset`` the last one's."""
 
-    __slots__ = ("first_offset", "processed")
+    __slots__ = ("consumer", "first_offset", "processed")
 
-    def __init__(self, *args: Any, first_offset: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, first_offset: int, consumer: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.first_offset = first_offset
+        self.consumer = consumer
         #: Set by the agent once the batch's effects are durable (see module docstring).
         self.processed = False
 
 
 def mark_processed(message: Any) -> None:
     """The agent has applied and persisted ``message``'s batch: its ack may commit it."""
-    if isinstance(message, BatchMessage):
+    if isinstance(message, BatchMessage) and not message.processed:
         message.processed = True
+        message.consumer.register_gap(message)
 
 
 def records_of(message: Any) -> Sequence[Any]:
@@ -134,19 +136,13 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 yield tp, self._batch_message(tp, chunk)
 
     def _batch_message(self, tp: TP, chunk: list[Any]) -> ConsumerMessage:
-        first, last = chunk[0].offset, chunk[-1].offset
-        if last > first:
-            # Offsets first..last-1 count as acked once the batch message (offset last) is.
-            gap = self._gap[tp]
-            gap.addi(first, last)
-            if len(gap.overlap(first, last)) > 1:
-                gap.merge_overlaps()  # fetched again after a seek: no duplicate offsets
         timestamp = chunk[-1].timestamp
         message: BatchMessage = cast(Any, BatchMessage)(
             tp.topic, tp.partition, chunk[-1].offset,
             None if timestamp is None else timestamp / 1000.0,
             chunk[-1].timestamp_type, [], None, chunk, None, 0, 0, tp,
-            generation_id=self.app.consumer_generation_id, first_offset=chunk[0].offset)
+            generation_id=self.app.consumer_generation_id, first_offset=chunk[0].offset,
+            consumer=self)
         return message
 
     def ack(self, message: Any) -> bool:
@@ -160,8 +156,6 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 # records again if the partition is still ours (else its next owner does).
                 message.acked = True
                 self._unacked_messages.discard(message)
-                # Its gap must not outlive it: a later batch's ack would commit its records.
-                self._gap[message.tp].chop(message.first_offset, message.offset)
                 self.log.info("batch skipped by the stream, read again: %r from offset %r",
                               message.tp, message.first_offset)
                 if message.tp in self.assignment():
@@ -171,6 +165,27 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 return False
             recorded: bool = super().ack(message)
             return recorded
+
+    def register_gap(self, message: BatchMessage) -> None:
+        """Offsets first..last-1 of a processed batch count as acked with its own offset.
+
+        Called when the agent marks the batch processed, just before faust acks it: a gap
+        registered at fetch would outlive a batch that is then skipped or dropped from a queue
+        cleared by a rebalance, and faust's ``_new_offset`` adds a whole overlapping gap to the
+        run even past the highest acked offset, committing records nobody processed. Until the
+        ack adds ``last``, the gap lies above every acked offset and commits nothing.
+        """
+        first, last = message.first_offset, message.offset
+        committed = self._committed_offset[message.tp]
+        if committed is not None:
+            first = max(first, committed)  # below it is committed already
+        if last <= first:
+            return
+        with ack_lock:
+            gap = self._gap[message.tp]
+            gap.addi(first, last)
+            if len(gap.overlap(first, last)) > 1:
+                gap.merge_overlaps()  # processed again after a seek: no duplicate offsets
 
     async def _seek_back(self, tp: TP, offset: int) -> None:
         try:
