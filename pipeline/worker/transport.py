@@ -35,6 +35,7 @@ any of them changes.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, cast
 
@@ -47,6 +48,9 @@ SCHEME = "batchkafka"
 #: Upper bound of records in one batch: ~50 ms of the worker's per-record work (~10 us), so a
 #: draining backlog still lets due deadlines and ticks through every few tens of milliseconds.
 DEFAULT_MAX_RECORDS = 5000
+#: Seconds a partition's commit may stay stuck below records already processed before its
+#: records are read again from the committed offset (see BatchConsumer._repair_hole).
+HOLE_REPAIR_AFTER = 5.0
 
 _BATCH_TOPICS_ATTR = "_invoice_sync_batch_topics"
 _MAX_RECORDS_ATTR = "_invoice_sync_batch_max_records"
@@ -97,6 +101,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._refetch: list[asyncio.Future[None]] = []  # seeks back after skipped batches
+        self._hole_since: dict[TP, float] = {}
 
     # faust's signature, timeout included
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:  # noqa: ASYNC109
@@ -195,9 +200,27 @@ class BatchConsumer(faust_aiokafka.Consumer):
 
     def _new_offset(self, tp: TP) -> int | None:
         if not self._run_starts_at_commit(tp):
+            self._repair_hole(tp)
             return None
+        self._hole_since.pop(tp, None)
         offset: int | None = super()._new_offset(tp)
         return offset
+
+    def _repair_hole(self, tp: TP) -> None:
+        """Records at the committed offset were never processed while later ones were (a
+        batch lost in a rebalance's shuffle without a seek after it): if that lasts
+        HOLE_REPAIR_AFTER seconds, read the partition again from the committed offset.
+        Records processed twice are harmless; a hole would stall the commits for good."""
+        now = time.monotonic()
+        since = self._hole_since.setdefault(tp, now)
+        committed = self._committed_offset[tp]
+        if now - since < HOLE_REPAIR_AFTER or committed is None or tp not in self.assignment():
+            return
+        self._hole_since[tp] = now
+        self.log.warning("commit stalled below processed records: %r read again from %r",
+                         tp, committed)
+        self._refetch = [f for f in self._refetch if not f.done()]
+        self._refetch.append(asyncio.ensure_future(self._seek_back(tp, committed)))
 
     def _run_starts_at_commit(self, tp: TP) -> bool:
         """faust lets the run of acked offsets start one past the committed offset (it

@@ -109,7 +109,7 @@ def _consumer_state(topics: list[str]) -> Any:
         app=app, _gap=defaultdict(IntervalTree), _acked=defaultdict(list),
         _acked_index=defaultdict(set), _committed_offset=defaultdict(lambda: None),
         _unacked_messages=set(), log=SimpleNamespace(info=lambda *args: None),
-        assignment=lambda: set(), _refetch=[])
+        assignment=lambda: set(), _refetch=[], _hole_since={})
 
 
 def test_a_batch_the_agent_did_not_process_is_released_but_never_recorded_as_acked() -> None:
