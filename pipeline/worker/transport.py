@@ -11,14 +11,13 @@ changelog during recovery, faust's own) keeps faust's per-record path untouched.
 
 How commits stay faust's and never pass an unprocessed record: faust commits the longest run of
 consecutive acked offsets, where "acked" also covers registered gaps (offsets it never delivered,
-e.g. compacted away). When the agent acks a batch of offsets ``first..last`` it has processed,
-this driver records ``last`` as faust does and, in the same step, ``first..last-1`` as a gap:
-the run then reaches ``last + 1``. The gap is registered at the ack, never at the fetch: a gap
-registered for a batch that is then skipped (below) would outlive it, and faust's
-``_new_offset`` adds a whole overlapping gap to the run even past the highest acked offset,
-committing records nobody processed. faust's own gap in the drain loop would include ``last``
-itself (listed twice, which breaks the run detection: commits would advance one batch at a
-time), ignores a gap after offset 0, and is skipped for batched topics.
+e.g. compacted away). When the agent marks a batch of offsets ``first..last`` processed
+(:func:`mark_processed`), this driver registers ``first..last-1`` as a gap; faust then acks the
+batch message (offset ``last``) and the run reaches ``last + 1``. Registering the gap at fetch
+would let it outlive a batch that is skipped or dropped (see :meth:`BatchConsumer.register_gap`).
+faust's own gap in the drain loop would include ``last`` itself (listed twice, which breaks the
+run detection: commits would advance one batch at a time), ignores a gap after offset 0, and is
+skipped for batched topics.
 
 faust's stream iterator skips an event of an older consumer generation, or one dequeued
 while flow control is suspended (a rebalance), and acks it unprocessed: for a batch that would
@@ -35,6 +34,8 @@ any of them changes.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, cast
 
@@ -47,6 +48,9 @@ SCHEME = "batchkafka"
 #: Upper bound of records in one batch: ~50 ms of the worker's per-record work (~10 us), so a
 #: draining backlog still lets due deadlines and ticks through every few tens of milliseconds.
 DEFAULT_MAX_RECORDS = 5000
+#: Seconds a partition's commit may stay stuck below records already processed before its
+#: records are read again from the committed offset (see BatchConsumer._repair_hole).
+HOLE_REPAIR_AFTER = 5.0
 
 _BATCH_TOPICS_ATTR = "_invoice_sync_batch_topics"
 _MAX_RECORDS_ATTR = "_invoice_sync_batch_max_records"
@@ -68,19 +72,21 @@ def broker_url(broker: str) -> str:
 class BatchMessage(ConsumerMessage):
     """A fetch of one topic-partition: ``value`` holds the records, ``offset`` the last one's."""
 
-    __slots__ = ("first_offset", "processed")
+    __slots__ = ("consumer", "first_offset", "processed")
 
-    def __init__(self, *args: Any, first_offset: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, first_offset: int, consumer: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.first_offset = first_offset
+        self.consumer = consumer
         #: Set by the agent once the batch's effects are durable (see module docstring).
         self.processed = False
 
 
 def mark_processed(message: Any) -> None:
     """The agent has applied and persisted ``message``'s batch: its ack may commit it."""
-    if isinstance(message, BatchMessage):
+    if isinstance(message, BatchMessage) and not message.processed:
         message.processed = True
+        message.consumer.register_gap(message)
 
 
 def records_of(message: Any) -> Sequence[Any]:
@@ -91,6 +97,11 @@ def records_of(message: Any) -> Sequence[Any]:
 
 class BatchConsumer(faust_aiokafka.Consumer):
     """faust's aiokafka consumer, yielding one message per (topic-partition, fetch)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._refetch: list[asyncio.Future[None]] = []  # seeks back after skipped batches
+        self._hole_since: dict[TP, float] = {}
 
     # faust's signature, timeout included
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:  # noqa: ASYNC109
@@ -135,7 +146,8 @@ class BatchConsumer(faust_aiokafka.Consumer):
             tp.topic, tp.partition, chunk[-1].offset,
             None if timestamp is None else timestamp / 1000.0,
             chunk[-1].timestamp_type, [], None, chunk, None, 0, 0, tp,
-            generation_id=self.app.consumer_generation_id, first_offset=chunk[0].offset)
+            generation_id=self.app.consumer_generation_id, first_offset=chunk[0].offset,
+            consumer=self)
         return message
 
     def ack(self, message: Any) -> bool:
@@ -145,29 +157,85 @@ class BatchConsumer(faust_aiokafka.Consumer):
         with ack_lock:  # faust's commit must never see the offset without its gap
             if not message.processed:
                 # Skipped by faust's stream (old generation, flow suspended): release it (a
-                # rebalance waits for unacked messages), never record it.
+                # rebalance waits for unacked messages), never record it, and fetch its
+                # records again if the partition is still ours (else its next owner does).
                 message.acked = True
                 self._unacked_messages.discard(message)
-                self.log.info("batch skipped by the stream, not committed: %r up to offset %r",
-                              message.tp, message.offset)
+                self.log.info("batch skipped by the stream, read again: %r from offset %r",
+                              message.tp, message.first_offset)
+                if message.tp in self.assignment():
+                    self._refetch = [f for f in self._refetch if not f.done()]
+                    self._refetch.append(asyncio.ensure_future(
+                        self._seek_back(message.tp, message.first_offset)))
                 return False
             recorded: bool = super().ack(message)
-            if recorded:
-                self._record_gap(message)
             return recorded
 
-    def _record_gap(self, message: BatchMessage) -> None:
-        """Offsets first..last-1 of an acked batch count as acked with it (module docstring)."""
+    def register_gap(self, message: BatchMessage) -> None:
+        """Offsets first..last-1 of a processed batch count as acked with its own offset.
+
+        Called when the agent marks the batch processed, just before faust acks it: a gap
+        registered at fetch would outlive a batch that is then skipped or dropped from a queue
+        cleared by a rebalance, and faust's ``_new_offset`` adds a whole overlapping gap to the
+        run even past the highest acked offset, committing records nobody processed. Until the
+        ack adds ``last``, the gap lies above every acked offset and commits nothing.
+        """
         first, last = message.first_offset, message.offset
         committed = self._committed_offset[message.tp]
         if committed is not None:
             first = max(first, committed)  # below it is committed already
         if last <= first:
             return
-        gap = self._gap[message.tp]
-        gap.addi(first, last)
-        if gap.overlaps(first, last) and len(gap.overlap(first, last)) > 1:
-            gap.merge_overlaps()  # processed again after a seek: no duplicate offsets
+        with ack_lock:
+            gap = self._gap[message.tp]
+            gap.addi(first, last)
+            if len(gap.overlap(first, last)) > 1:
+                gap.merge_overlaps()  # processed again after a seek: no duplicate offsets
+
+    async def _seek_back(self, tp: TP, offset: int) -> None:
+        try:
+            await self.seek(tp, offset)
+        except Exception as exc:  # revoked meanwhile: the next owner reads from the commit
+            self.log.info("no seek back for %r: %r", tp, exc)
+
+    def _new_offset(self, tp: TP) -> int | None:
+        if not self._run_starts_at_commit(tp):
+            self._repair_hole(tp)
+            return None
+        self._hole_since.pop(tp, None)
+        offset: int | None = super()._new_offset(tp)
+        return offset
+
+    def _repair_hole(self, tp: TP) -> None:
+        """Records at the committed offset were never processed while later ones were (a
+        batch lost in a rebalance's shuffle without a seek after it): if that lasts
+        HOLE_REPAIR_AFTER seconds, read the partition again from the committed offset.
+        Records processed twice are harmless; a hole would stall the commits for good."""
+        now = time.monotonic()
+        since = self._hole_since.setdefault(tp, now)
+        committed = self._committed_offset[tp]
+        if now - since < HOLE_REPAIR_AFTER or committed is None or tp not in self.assignment():
+            return
+        self._hole_since[tp] = now
+        self.log.warning("commit stalled below processed records: %r read again from %r",
+                         tp, committed)
+        self._refetch = [f for f in self._refetch if not f.done()]
+        self._refetch.append(asyncio.ensure_future(self._seek_back(tp, committed)))
+
+    def _run_starts_at_commit(self, tp: TP) -> bool:
+        """faust lets the run of acked offsets start one past the committed offset (it
+        tolerates a missing first offset); a batch topic's run must start AT it, or a record
+        nobody processed would be committed."""
+        committed = self._committed_offset[tp]
+        acked = self._acked[tp]
+        if committed is None or not acked or tp.topic not in getattr(
+                self.app, _BATCH_TOPICS_ATTR, frozenset()):
+            return True
+        lowest = min(acked)
+        gap = self._gap[tp]
+        if gap:
+            lowest = min(lowest, gap.begin())
+        return lowest <= committed
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         # The drain loop's gap for a batch would include the batch's own offset: see module doc.

@@ -44,6 +44,8 @@ def test_consumer_internals_the_transport_uses() -> None:
     assert params(consumer._add_gap) == ["self", "tp", "offset_from", "offset_to"]
     assert params(consumer._new_offset) == ["self", "tp"]
     assert params(consumer.perform_seek) == ["self"]
+    assert params(consumer.seek) == ["self", "partition", "offset"]
+    assert params(consumer.assignment) == ["self"]
     annotations = inspect.get_annotations(BaseConsumer)
     for name in ("_read_offset", "_gap", "_acked", "_acked_index", "_committed_offset"):
         assert name in annotations, name
@@ -106,7 +108,8 @@ def _consumer_state(topics: list[str]) -> Any:
     return SimpleNamespace(
         app=app, _gap=defaultdict(IntervalTree), _acked=defaultdict(list),
         _acked_index=defaultdict(set), _committed_offset=defaultdict(lambda: None),
-        _unacked_messages=set(), log=SimpleNamespace(info=lambda *args: None))
+        _unacked_messages=set(), log=SimpleNamespace(info=lambda *args: None),
+        assignment=lambda: set(), _refetch=[], _hole_since={})
 
 
 def test_a_batch_the_agent_did_not_process_is_released_but_never_recorded_as_acked() -> None:
@@ -124,18 +127,17 @@ def test_a_batch_processed_again_after_a_seek_adds_no_duplicate_offsets() -> Non
     tp = TP("t", 0)
     state = _consumer_state(["t"])
     first = BatchConsumer._batch_message(state, tp, [_record("t", 0, o) for o in range(0, 5)])
-    BatchConsumer._record_gap(state, first)  # processed, its offset lost with a rebalance
+    BatchConsumer.register_gap(state, first)  # processed; its own ack lost to a rebalance
     again = BatchConsumer._batch_message(state, tp, [_record("t", 0, o) for o in range(0, 8)])
     _ack(state, again)
     assert BaseConsumer._new_offset(state, tp) == 8
 
 
 def _ack(state: Any, message: Any) -> None:
-    """BatchConsumer.ack of a processed batch, minus faust's own part (needs a real consumer):
-    the offset recorded as faust records it, then the batch's gap."""
+    """mark_processed, then faust's ack of the batch (BatchConsumer.ack defers to it)."""
+    BatchConsumer.register_gap(state, message)
     state._acked[message.tp].append(message.offset)
     state._acked_index[message.tp].add(message.offset)
-    BatchConsumer._record_gap(state, message)
 
 
 def test_commits_reach_the_end_of_each_acked_batch_and_never_pass_an_unacked_one() -> None:
@@ -154,7 +156,7 @@ def test_commits_reach_the_end_of_each_acked_batch_and_never_pass_an_unacked_one
             state._committed_offset[tp] = offset
         return offset
 
-    assert commit() is None  # nothing acked, nothing committed
+    assert commit() is None  # nothing processed, nothing committed
     _ack(state, messages[0])
     assert commit() == 1
     _ack(state, messages[1])
@@ -185,3 +187,17 @@ def test_the_batch_store_encodes_keys_and_values_as_faust_s_table() -> None:
     store.check_encoding()
     assert table.data._encode_key("24111000000000000500") == encode_key("24111000000000000500")
     assert decode_key(table.data._encode_key("2411")) == "2411"
+
+
+def test_a_run_that_does_not_start_at_the_committed_offset_commits_nothing() -> None:
+    tp = TP("t", 0)
+    state = _consumer_state(["t"])
+    state._committed_offset[tp] = 10
+    later = BatchConsumer._batch_message(state, tp, [_record("t", 0, o) for o in range(11, 15)])
+    _ack(state, later)  # offset 10 never processed (its batch was skipped)
+    assert BatchConsumer._run_starts_at_commit(state, tp) is False
+    assert BaseConsumer._new_offset(state, tp) == 15  # faust alone would pass offset 10
+    state._committed_offset[tp] = 11
+    later_again = BatchConsumer._batch_message(state, tp, [_record("t", 0, o) for o in (11, 12)])
+    _ack(state, later_again)
+    assert BatchConsumer._run_starts_at_commit(state, tp) is True
