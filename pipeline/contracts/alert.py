@@ -9,22 +9,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, m
 from pipeline.contracts.base import WireEvent
 from pipeline.contracts.identifiers import INVOICE_ID_MAX, EventId, ReasonCode, ReasonText
 from pipeline.contracts.timestamps import OffsetDateTime
+from pipeline.correlation.causes import CauseCode as CauseCode  # one list: the rules' own
 
 AlertKind = Literal["unsynced", "rejected", "resolved", "orphan_ack", "degraded", "maintenance"]
 AlertSeverity = Literal["info", "warning", "critical"]
 DegradedScope = Literal["region_code", "source_system", "platform", "client_version"]
 """What a scope alert is about; ``platform`` is everything (no value field)."""
-CauseCode = Literal[
-    "not_submitted",
-    "submission_failed",
-    "awaiting_platform",
-    "platform_unavailable",
-    "platform_maintenance",
-    "source_outage",
-    "client_version",
-    "rejected_fields",
-    "unknown",
-]
 
 
 Seconds = Annotated[float, Field(allow_inf_nan=False)]
