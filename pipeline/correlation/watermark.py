@@ -40,7 +40,11 @@ MAX_SAMPLES = 128
 
 @dataclass(slots=True)
 class _PartitionMark:
+    #: One past the highest offset processed WITHOUT a hole below it (contiguous progress).
     next_offset: int | None = None
+    #: The lowest offset processed since the mark was made: above the committed offset it
+    #: means records between them were never processed here (a batch lost in a rebalance).
+    first_seen: int | None = None
     #: The latest sample time whose end offset progress has reached (None: none yet).
     reached: float | None = None
     #: Samples not reached yet, strictly increasing in both time and end offset.
@@ -84,8 +88,15 @@ class AckWatermarks:
         """Record that the ack-topic message at ``offset`` (valid or dead-lettered) was
         processed: its effect is in the table."""
         mark = self._marks.setdefault(partition, _PartitionMark())
-        mark.next_offset = offset + 1 if mark.next_offset is None else max(mark.next_offset,
-                                                                            offset + 1)
+        # Progress is contiguous: an offset beyond next_offset means records in between were
+        # not processed (a fetched batch dropped in a rebalance, read again later from the
+        # committed offset). Counting past them would let a deadline fire while an ack in the
+        # hole is unread (fault suite, rebalance scenario); the hole is filled when they are.
+        if mark.next_offset is None:
+            mark.next_offset = offset + 1
+        elif offset <= mark.next_offset:
+            mark.next_offset = max(mark.next_offset, offset + 1)
+        mark.first_seen = offset if mark.first_seen is None else min(mark.first_seen, offset)
 
     def next_offset(self, partition: int) -> int | None:
         """The offset after the last processed ack of ``partition``, if any was processed."""
@@ -143,7 +154,10 @@ class AckWatermarks:
         mark = self._marks.get(partition)
         if mark is None:
             return 0.0
-        progress = max(mark.next_offset or 0, committed or 0)
+        processed = mark.next_offset or 0
+        if committed is not None and mark.first_seen is not None and mark.first_seen > committed:
+            processed = 0  # a hole between the committed offset and what was processed here
+        progress = max(processed, committed or 0)
         samples = mark.samples
         while samples and samples[0][1] <= progress:
             mark.reached = samples.popleft()[0]

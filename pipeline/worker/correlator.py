@@ -141,6 +141,11 @@ class Correlator:
                                          retention=self.retention)
         await self._apply(submission.invoice_id, partition, old, new, alerts)
 
+    def on_ack_read(self, partition: int, offset: int) -> None:
+        """The ack-topic record at ``offset`` was handled (applied, dead-lettered or failed):
+        it counts as read for the watermark."""
+        self.watermarks.observe_offset(partition, offset)
+
     def on_unusable_ack(self, partition: int, offset: int) -> None:
         """An ack-topic message went to the dead-letter topic: it still counts as read."""
         self.watermarks.observe_offset(partition, offset)

@@ -81,8 +81,11 @@ class BatchProcessor:
             if topic == self._settings.topic_ticks:
                 await self._on_ticks(partition)
             else:
+                acks = topic == self._settings.topic_acknowledged
                 for record in records:
                     await self._process(record)
+                    if acks:  # read, whatever became of it: the watermark's progress
+                        self._correlator.on_ack_read(partition, record.offset)
                 self.next_offsets[topic, partition] = records[-1].offset + 1
                 await self._fire_due_between_ticks(partition)
             await self._persist(batch)

@@ -15,7 +15,8 @@ from pipeline.correlation.watermark import MAX_SAMPLES, MIN_LOSS, AckWatermarks
 class Case:
     name: str
     samples: tuple[tuple[float, int], ...]
-    processed: int | None  # offset of the last processed ack (None: none)
+    processed: int | None  # offset of the last processed ack (None: none), all processed
+    # from the committed offset (if any) up to it
     committed: int | None
     now: float
     expected: float
@@ -45,8 +46,10 @@ def test_watermark(case: Case) -> None:
     marks = AckWatermarks()
     for at, end in case.samples:
         marks.sample(0, at, end)
-    if case.processed is not None:
-        marks.observe_offset(0, case.processed)
+    if case.processed is not None:  # every offset from the committed one on was processed
+        first = case.processed if case.committed is None else case.committed
+        for offset in range(first, case.processed + 1):
+            marks.observe_offset(0, offset)
     assert marks.value(0, committed=case.committed, now=case.now) == case.expected
 
 
@@ -94,6 +97,31 @@ def test_overlapping_holds_combine_into_the_stricter() -> None:
     assert marks.value(0, committed=0, now=85.0) == 20.0
 
 
+def test_a_hole_in_what_was_processed_holds_the_watermark_until_it_is_read() -> None:
+    """A batch lost in a rebalance leaves offsets unprocessed below processed ones: progress
+    stops at the hole (fault suite, rebalance scenario: false alarms without this)."""
+    marks = AckWatermarks()
+    marks.sample(0, 600.0, 4)  # four acks appended before t=600
+    for offset in (0, 1, 3):  # offset 2's batch was dropped; the next fetch went on
+        marks.observe_offset(0, offset)
+    assert marks.value(0, committed=0, now=700.0) == 0.0
+    for offset in (2, 3):  # read again from the committed offset
+        marks.observe_offset(0, offset)
+    assert marks.value(0, committed=0, now=700.0) == 600.0
+
+
+def test_a_hole_right_after_the_committed_offset_counts_too() -> None:
+    marks = AckWatermarks()
+    marks.sample(0, 600.0, 4)
+    for offset in (2, 3):  # offsets 0 and 1 (from the committed offset on) never came
+        marks.observe_offset(0, offset)
+    assert marks.value(0, committed=0, now=700.0) == 0.0
+    assert marks.value(0, committed=2, now=700.0) == 600.0  # the group got past them
+    for offset in range(4):
+        marks.observe_offset(0, offset)
+    assert marks.value(0, committed=0, now=700.0) == 600.0
+
+
 def test_a_revoked_partition_is_forgotten() -> None:
     marks = AckWatermarks()
     marks.sample(0, 10.0, 0)
@@ -131,9 +159,9 @@ def test_no_watermark_passes_an_unread_ack(prefix: int, steps: list[tuple[str, f
             marks.sample(0, at, len(appended_at))
         elif op == "process":
             new = min(len(appended_at), processed + int(arg))
-            if new > processed:
-                marks.observe_offset(0, new - 1)
-                processed = new
+            for offset in range(processed, new):  # the processor marks every record read
+                marks.observe_offset(0, offset)
+            processed = max(processed, new)
         elif op == "advance":
             clock += arg
         else:
