@@ -146,10 +146,6 @@ class Correlator:
         it counts as read for the watermark."""
         self.watermarks.observe_offset(partition, offset)
 
-    def on_unusable_ack(self, partition: int, offset: int) -> None:
-        """An ack-topic message went to the dead-letter topic: it still counts as read."""
-        self.watermarks.observe_offset(partition, offset)
-
     async def on_tick(self, partition: int, *, committed: int | None) -> None:
         """Fire what is due on ``partition``, as far as the ack watermark allows.
 

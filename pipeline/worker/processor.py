@@ -167,10 +167,9 @@ class BatchProcessor:
         else:
             ack = await self._admit(record, intake.classify("acknowledged", record.key,
                                                             record.value))
+            # A dead-lettered ack still counts as read: on_batch marks every ack record read.
             if ack is not None:
                 await self._correlator.on_ack(to_ack(ack), record.partition, record.offset)
-            else:
-                self._correlator.on_unusable_ack(record.partition, record.offset)
 
     async def _admit(self, record: Any, verdict: intake.Accepted[E] | intake.Rejected,
                      ) -> E | None:
