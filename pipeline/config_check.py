@@ -35,9 +35,14 @@ def check_sla_document(path: Path) -> list[str]:
     return []
 
 
-def run_check(sla_rules: Path | None, out: TextIO = sys.stdout,
-              err: TextIO = sys.stderr) -> int:
-    """Check the INVOICE_SYNC_* settings, the API tokens and the SLA rules file."""
+def run_check(sla_rules: Path | None, out: TextIO | None = None,
+              err: TextIO | None = None) -> int:
+    """Check the INVOICE_SYNC_* settings, the API tokens and the SLA rules file.
+
+    ``out``/``err`` default to the streams current at the call (not at import).
+    """
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
     problems: list[str] = []
     try:
         settings = load_settings(**({"sla_rules": sla_rules} if sla_rules else {}))

@@ -131,8 +131,13 @@ async def publish(settings: Settings, chosen: list[Chosen]) -> None:
 
 
 def run_replay(settings: Settings, selection: Selection, *, dry_run: bool,
-               out: TextIO = sys.stdout) -> int:
-    """The command: 0 done (or nothing matched), 2 a dead letter names a topic not ours."""
+               out: TextIO | None = None) -> int:
+    """The command: 0 done (or nothing matched), 2 a dead letter names a topic not ours.
+
+    ``out`` defaults to the ``sys.stdout`` of the call, not of the import: a default bound at
+    import time keeps writing to whatever stream was current then (pytest's capture, a closed pipe).
+    """
+    out = sys.stdout if out is None else out
     chosen = asyncio.run(choose(settings, selection))
     inputs = {settings.topic_issued, settings.topic_acknowledged}
     foreign = sorted({c.target for c in chosen} - inputs)
