@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--live-seconds", type=float, default=30.0)
     p.add_argument("--timeout", type=float, default=600.0)
     p.add_argument("--out", type=Path, default=Path("var/bench"))
+    p.add_argument("--series", type=Path, default=None, metavar="FILE",
+                   help="write (deadline, lateness) of every alert to FILE as JSON lines")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="a worker setting (INVOICE_SYNC_ prefix implied)")
     return p
@@ -75,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 restarted.stop()
     load["end"] = _load()
+    series = result.pop("series", [])
+    if args.series is not None:
+        args.series.write_text("".join(json.dumps(point) + "\n" for point in series))
     result["load_avg"] = load
     result["pending"] = args.pending
     result["command"] = "python -m benchmarks.lateness " + " ".join(

@@ -48,7 +48,12 @@ from pipeline.worker.transport import batch_topics, broker_url, mark_processed, 
 
 log = get_logger(__name__)
 
-PRODUCER_LINGER_MS = 5
+#: No linger: every send of the batched worker is awaited by the single agent (a batch's
+#: changelog, which the batch store builds as one producer batch; alerts; dead letters), so a
+#: linger only adds its length to each wait: 5 ms (the per-record worker's setting, which let
+#: per-record changelog sends share requests) cost ~5 ms per batch and per deadline pass and
+#: measurably lengthened the agent's lag behind its inputs (docs/watermark.md, issue 11).
+PRODUCER_LINGER_MS = 0
 PRODUCER_BATCH_BYTES = 1024 * 1024
 
 
@@ -106,8 +111,6 @@ class InvoiceSyncApp:
             broker_request_timeout=max(40.0, s.session_timeout + 10),
             broker_commit_interval=1.0,
             producer_acks=-1,
-            # Every table write is a changelog record: let them share produce requests instead
-            # of waiting for one small batch per partition per round trip (docs/performance.md).
             producer_linger_ms=PRODUCER_LINGER_MS,
             producer_max_batch_size=PRODUCER_BATCH_BYTES,
             producer_max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,

@@ -40,8 +40,9 @@ log = get_logger(__name__)
 E = TypeVar("E", InvoiceIssued, InvoiceSubmitted, TaxAcknowledged, InvoiceAction)
 
 #: While events flow, a partition's due deadlines are also checked between ticks, at most this
-#: often (seconds): an alert then waits for the next batch, not for the next tick.
-DUE_CHECK_SPACING = 0.1
+#: often (seconds): an alert then waits for the next batch, not for the next tick. A check that
+#: finds the watermark behind costs a dict lookup and, at most this often, a sample request.
+DUE_CHECK_SPACING = 0.05
 #: Records of a partition checked for expiry per tick (synced past retention, held acks):
 #: 500/s per partition walks a 10-million-record worker table in under an hour.
 SWEEP_PER_TICK = 500
@@ -228,8 +229,10 @@ class BatchProcessor:
             # background, lets a caught-up worker fire at one of the next checks rather than at
             # the next tick. Awaiting it here held the whole agent for the round trip (0.5-1.5 s
             # through faust's consumer thread), so the worker fell behind and every check
-            # found the watermark behind again (docs/watermark.md, issue 11).
+            # found the watermark behind again (docs/watermark.md, issue 11). Nothing can fire
+            # before it is reached: the tick's work (outages, maintenance) waits for the tick.
             self._request_sample([partition])
+            return
         try:
             await self._deadline_work(partition)
         except asyncio.CancelledError:
