@@ -57,6 +57,13 @@ SCHEME = "batchkafka"
 #: Upper bound of records in one batch: ~50 ms of the worker's per-record work (~10 us), so a
 #: draining backlog still lets due deadlines and ticks through every few tens of milliseconds.
 DEFAULT_MAX_RECORDS = 5000
+#: Longest wait (seconds) for fetched records in one call (faust's drain loop asks for 1 s).
+#: The wait returns early only on records of partitions that were active when it began: a
+#: partition faust paused meanwhile because the agent's queue was full (flow control), then
+#: resumed, sat with its records fetched until the wait ran out. Measured under a live stream:
+#: idle gaps of the agent followed by batches whose records were 1.0 s old, about once a second
+#: (alert lateness of ~1 s; docs/watermark.md). Shorter waits pick resumed partitions up.
+FETCH_WAIT = 0.05
 #: Seconds a partition's commit may stay stuck below records already processed before its
 #: records are read again from the committed offset (see BatchConsumer._repair_hole).
 HOLE_REPAIR_AFTER = 5.0
@@ -122,7 +129,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
 
     # faust's signature, timeout included
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:  # noqa: ASYNC109
-        records, active_partitions = await self._wait_next_records(timeout)
+        records, active_partitions = await self._wait_next_records(min(timeout, FETCH_WAIT))
         app = self.app
         generation_id = app.consumer_generation_id
         if records is None or self.should_stop:
