@@ -26,8 +26,17 @@ from dataclasses import dataclass
 
 from pipeline.correlation import actions, rules
 from pipeline.correlation.alerts import Alert, Scope
-from pipeline.correlation.causes import Cause, window_cause
+from pipeline.correlation.causes import (
+    DEFAULT_POLICY,
+    NO_EVIDENCE,
+    Cause,
+    CausePolicy,
+    EvidenceScope,
+    ScopeEvidence,
+    invoice_cause,
+)
 from pipeline.correlation.deadlines import DeadlineIndex
+from pipeline.correlation.evidence import invoice_evidence
 from pipeline.correlation.facts import Ack, Action, Issued, Submission
 from pipeline.correlation.maintenance import MaintenanceCalendar, MaintenanceWindow
 from pipeline.correlation.maintenance_alerts import maintenance_alert
@@ -44,6 +53,13 @@ log = get_logger(__name__)
 
 EmitAlerts = Callable[[Sequence[Alert]], Awaitable[None]]
 """Sends alerts to the alert topic and returns once the broker has them."""
+ScopeLookup = Callable[[EvidenceScope, str, float], ScopeEvidence]
+"""The group's evidence about one scope value as of a time (NO_EVIDENCE when unknown)."""
+
+
+def no_scope_evidence(scope: EvidenceScope, value: str, now: float) -> ScopeEvidence:
+    """No group-wide evidence: only the causes an invoice's own record decides are named."""
+    return NO_EVIDENCE
 
 MAX_DUE_PER_TICK = 5000
 #: How long after a maintenance window's end its alerts are still announced by a worker that
@@ -84,6 +100,8 @@ class Correlator:
         maintenance: MaintenanceCalendar | None = None,
         submissions_tracked: bool = False,
         on_isolated: Callable[[str], None] | None = None,
+        scope_evidence: ScopeLookup = no_scope_evidence,
+        cause_policy: CausePolicy = DEFAULT_POLICY,
     ) -> None:
         self.store = store
         self.sla = sla
@@ -99,6 +117,8 @@ class Correlator:
         #: (window id, phase) this process announced; a restart announces once more (same ids).
         self.announced: set[tuple[str, str]] = set()
         self.on_isolated = on_isolated
+        self.scope_evidence = scope_evidence
+        self.cause_policy = cause_policy
         self._backoff: dict[int, float] = {}
         self._retry_at: dict[int, float] = {}
         self.watermarks = AckWatermarks()
@@ -188,21 +208,22 @@ class Correlator:
             if self.on_transition is not None:
                 self.on_transition(Transition(None, None, outage_alerts, None))
 
-    def _explain(self, now: float) -> rules.Explain | None:
-        """Names the declared window an unsynced invoice waited through. The other causes need
-        the group-wide scope evidence, which the worker does not gather yet (docs/causes.md):
-        without it, no probable cause is better than a wrong one."""
+    def _explain(self, now: float) -> rules.Explain:
+        """The probable cause of an invoice about to be alerted unsynced (causes.py): its own
+        record, the declared window it waited through, and the group's scope evidence."""
         calendar = self.maintenance
-        if calendar is None:
-            return None
 
-        def explain(state: InvoiceState, window: MaintenanceWindow | None) -> Cause | None:
-            if window is None:
+        def lookup(scope: EvidenceScope, value: str) -> ScopeEvidence:
+            return self.scope_evidence(scope, value, now)
+
+        def explain(state: InvoiceState, window: MaintenanceWindow | None) -> Cause:
+            if window is None and calendar is not None:
                 window = calendar.overlapping(state.region_code, state.source_system,
                                               state.issued_at or now, now)
-            if window is None or (self.submissions_tracked and not state.is_submitted):
-                return None
-            return window_cause(window, now)
+            evidence = invoice_evidence(state, lookup,
+                                        submissions_tracked=self.submissions_tracked,
+                                        maintenance=window)
+            return invoice_cause(state, evidence, now=now, policy=self.cause_policy)
 
         return explain
 

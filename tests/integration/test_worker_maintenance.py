@@ -45,7 +45,8 @@ def test_a_declared_window_defers_deadlines_and_is_announced(stack: Stack,
                           timeout=120)
     by_invoice = {a["invoice_id"]: a for a in alerts if a["kind"] == "unsynced"}
     assert set(by_invoice) == {before["invoice_id"], inside["invoice_id"]}
-    assert "probable_cause" not in by_invoice[before["invoice_id"]]
+    # Before the window, uploads untracked, no scope degraded: the worker says it cannot tell.
+    assert by_invoice[before["invoice_id"]]["probable_cause"]["code"] == "unknown"
     deferred = by_invoice[inside["invoice_id"]]
     assert deferred["probable_cause"]["code"] == "platform_maintenance"
     assert deferred["probable_cause"]["evidence"]["window_id"] == "leqi-upgrade"
