@@ -28,6 +28,8 @@ TOPIC_CONFIGS = {
     # The audit trail of operators' actions: kept for ever, never compacted (compaction by
     # invoice id would keep only an invoice's last action). A handful of records a day.
     "actions": {"retention.ms": "-1", "cleanup.policy": "delete"},
+    # Observations only count inside the degraded window (minutes); a day covers any lag.
+    "evidence": {"retention.ms": str(86400 * 1000), "cleanup.policy": "delete"},
 }
 
 
@@ -58,6 +60,7 @@ def topic_names(settings: Settings) -> dict[str, str]:
         "alerts": settings.topic_alerts,
         "dlq": settings.topic_dlq,
         "actions": settings.topic_actions,
+        "evidence": settings.topic_evidence,
     }
     if settings.topic_submitted is not None:
         names["submitted"] = settings.topic_submitted
@@ -85,7 +88,7 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
         counts = await _wait_for_leaders(admin, list(names.values()))
     finally:
         await admin.close()
-    for role in ("issued", "acknowledged", "ticks", "actions", "submitted"):
+    for role in ("issued", "acknowledged", "ticks", "actions", "submitted", "evidence"):
         if role not in names:
             continue
         name = names[role]

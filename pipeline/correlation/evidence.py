@@ -1,9 +1,8 @@
 """Scope evidence for the whole worker group: one ledger per scope value, one owner per ledger.
 
-Today ``degraded`` is decided per worker in memory (:mod:`.outage`): with three workers each sees
-a third of a region, a restart mid-episode loses it, and two workers can raise one outage under
-two ids. This module is the pure core of the group-wide replacement (the adapter is not written
-yet, see docs/causes.md):
+Decided per worker in memory (:mod:`.outage`), ``degraded`` had each of three workers see a
+third of a region, lost an episode in a restart, and could raise one outage under two ids. This
+module is the pure core of the group-wide way (the adapter: pipeline/worker/ledgers.py):
 
 - every worker turns what it processes into :class:`Observation` s, one per scope the invoice
   belongs to (:func:`scope_keys`: the platform, its region, its source system, its client), and
@@ -13,8 +12,8 @@ yet, see docs/causes.md):
   restarts: :func:`encode_ledger` / :func:`decode_ledger`);
 - it alone opens and closes the scope's episode (:func:`evaluate`), so one episode has one
   ``alert_id`` whichever workers saw its invoices;
-- every worker reads the ledgers' :func:`summary` (a global table) to build an invoice's
-  :class:`~.causes.Evidence` (:func:`invoice_evidence`).
+- every worker reads the ledgers (their changelog, whole); their :func:`summary` builds an
+  invoice's :class:`~.causes.Evidence` (:func:`invoice_evidence`).
 
 Memory per ledger is bounded by the window's buckets, not by invoices. Observations carry the
 observing worker's processing time; a ledger takes them in any order (counts go to the bucket of
@@ -24,7 +23,8 @@ their own time; the last ack time is a maximum).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -315,3 +315,43 @@ def decode_ledger(data: bytes) -> ScopeLedger:
             episode_start=doc["es"], episode_id=doc["e"], recovered_bucket=doc["r"])
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"corrupt scope ledger: {exc}") from exc
+
+
+def ledger_partition(key: str, partitions: int) -> int:
+    """The evidence-topic partition of a ledger key (and so its owner): fixed by the key, so
+    every worker sends a scope's observations to the one partition whose owner folds them and
+    evaluates the scope's episode on that partition's ticks."""
+    return zlib.crc32(key.encode()) % partitions
+
+
+_KINDS: dict[str, ObservationKind] = {"d": "due", "l": "late", "s": "submitted", "a": "answered"}
+_CODES = {kind: code for code, kind in _KINDS.items()}
+
+
+def encode_observations(observations: Sequence[Observation]) -> bytes:
+    """One evidence-topic value: the observations one batch made of one scope, in order."""
+    return orjson.dumps({"v": 1, "o": [[_CODES[o.kind], o.at, int(o.unsynced), int(o.failed)]
+                                       for o in observations]})
+
+
+def decode_observations(data: bytes) -> list[Observation]:
+    """Inverse of :func:`encode_observations`; raises ValueError on anything else."""
+    try:
+        doc = orjson.loads(data)
+        if doc.get("v") != 1:
+            raise ValueError(f"unsupported evidence version {doc.get('v')!r}")
+        return [Observation(_KINDS[kind], float(at), bool(unsynced), bool(failed))
+                for kind, at, unsynced, failed in doc["o"]]
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"corrupt evidence record: {exc}") from exc
+
+
+def parse_ledger_key(key: str) -> tuple[EvidenceScope, str]:
+    """Inverse of :func:`ledger_key`; raises ValueError on an unknown scope."""
+    scope, _, value = key.partition(":")
+    if scope not in SCOPES:
+        raise ValueError(f"unknown evidence scope {scope!r}")
+    return scope, value
+
+
+SCOPES: tuple[EvidenceScope, ...] = ("platform", "region_code", "source_system", "client_version")

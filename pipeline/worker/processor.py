@@ -31,6 +31,7 @@ from pipeline.settings import Settings
 from pipeline.worker import killpoint
 from pipeline.worker.correlator import Correlator
 from pipeline.worker.failures import is_infrastructure, next_backoff
+from pipeline.worker.ledgers import EvidenceOutbox, ScopeLedgers
 from pipeline.worker.outputs import Outputs
 from pipeline.worker.store import BatchInHand, BatchStore, PartitionBatch
 from pipeline.worker.wire import to_ack, to_action, to_issued, to_submission
@@ -56,7 +57,9 @@ class BatchProcessor:
     def __init__(self, *, settings: Settings, metrics: Metrics, correlator: Correlator,
                  store: BatchStore, in_hand: BatchInHand, outputs: Outputs,
                  committed_ack_offset: Callable[[int], int | None],
-                 sample_end_offsets: Callable[[list[int]], Awaitable[bool]]) -> None:
+                 sample_end_offsets: Callable[[list[int]], Awaitable[bool]],
+                 evidence: EvidenceOutbox | None = None,
+                 scopes: ScopeLedgers | None = None) -> None:
         self._settings = settings
         self._metrics = metrics
         self._correlator = correlator
@@ -67,6 +70,10 @@ class BatchProcessor:
         self._committed_ack_offset = committed_ack_offset
         #: Asks the broker for ack partitions' end offsets: a watermark sample (endoffsets.py).
         self._sample_end_offsets = sample_end_offsets
+        #: Group-wide scope evidence (pipeline/worker/ledgers.py): what batches observed goes
+        #: out before they are persisted; the evidence topic's records fold into the ledgers.
+        self._evidence = evidence
+        self._scopes = scopes
         self._due_checked: dict[int, float] = {}
         self._sweep_from: dict[int, bytes | None] = {}
         self._event_counters: dict[tuple[str, str], Any] = {}
@@ -77,6 +84,8 @@ class BatchProcessor:
         """Apply one fetched batch of one partition, then persist what it changed."""
         batch = self._store.begin(partition)
         self._in_hand.hold(batch)
+        if self._evidence is not None:
+            self._evidence.discard()
         try:
             if topic == self._settings.topic_ticks:
                 await self._on_ticks(partition)
@@ -88,6 +97,8 @@ class BatchProcessor:
                         self._correlator.on_ack_read(partition, record.offset)
                 self.next_offsets[topic, partition] = records[-1].offset + 1
                 await self._fire_due_between_ticks(partition)
+            if self._evidence is not None:  # like alerts: before the state that made them
+                await self._evidence.flush()
             await self._persist(batch)
         finally:
             self._in_hand.hold(None)
@@ -148,6 +159,9 @@ class BatchProcessor:
                 await asyncio.sleep(delay)
 
     async def _dispatch(self, record: Any) -> None:
+        if self._scopes is not None and record.topic == self._settings.topic_evidence:
+            self._scopes.on_evidence(record.key.decode(), record.value)
+            return
         if record.topic == self._settings.topic_actions:
             action = await self._admit(record, intake.classify("action", record.key,
                                                                record.value))
