@@ -1,12 +1,16 @@
 """``invoice-sync simulate`` against one real worker: four scenarios, each checked by
-``simulate --check`` with precision and recall 1.0; with the submitted topic, the scenarios whose
-cause an invoice's own record decides are also judged on the probable cause (>= 0.95)."""
+``simulate --check`` with precision and recall 1.0; with the submitted topic, every scenario with
+a cause to name is also judged on the probable cause (>= 0.95): those an invoice's own record
+decides together, those that need the group's scope evidence each on a worker of its own (a
+concurrent run would be part of the same scopes)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.integration.harness import Stack
 
@@ -28,12 +32,12 @@ def _finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str]
 
 
 def _run_and_check(env: dict[str, str], tmp_path: Path, scenarios: dict[str, list[str]],
-                   *check_args: str) -> dict[str, str]:
+                   *check_args: str, count: int = 40) -> dict[str, str]:
     """Simulate every scenario at once against the running worker, then check each; returns
     the reports, each asserted perfect on alerts and dead letters."""
     truths = {name: tmp_path / f"{name}.jsonl" for name in scenarios}
     # Distinct seeds give disjoint invoice ids, so the runs share the worker.
-    runs = {name: _cli(env, "--scenario", name.split(":")[0], *extra, "--count", "40",
+    runs = {name: _cli(env, "--scenario", name.split(":")[0], *extra, "--count", str(count),
                        "--rate", "30", "--seed", str(seed), "--truth", str(truths[name]))
             for seed, (name, extra) in enumerate(scenarios.items(), start=101)}
     for name, proc in runs.items():
@@ -88,3 +92,22 @@ def test_probable_causes_decided_per_invoice_are_named(stack: Stack, tmp_path: P
         accuracy = float(report.split("causes:       accuracy ")[1].split()[0])
         assert accuracy >= 0.95, report
         assert f"expected {cause} " in report, report  # the scenario had its cause to name
+
+
+@pytest.mark.parametrize(("scenario", "cause"), [
+    ("network_outage", "platform_unavailable"),  # the region's acks stop while uploads go in
+    ("outdated_client", "client_version"),  # one client's uploads go unanswered, others' not
+])
+def test_probable_causes_from_group_evidence_are_named(stack: Stack, tmp_path: Path,
+                                                       scenario: str, cause: str) -> None:
+    # An ack silence counts after a tenth of warn_after (60 s by default, against 15 min).
+    settings = {"WARN_AFTER": WARN_AFTER, "CRITICAL_AFTER": "600s", "CAUSE_MIN_SILENCE": "0.6s",
+                "TOPIC_SUBMITTED": stack.topics["submitted"]}
+    stack.create_topics(**settings)
+    stack.worker(**settings).wait_ready()
+    env = stack.worker_env(**settings)
+    report = _run_and_check(env, tmp_path, {scenario: []}, "--min-cause", "0.95",
+                            count=80)[scenario]
+    assert f"expected {cause} " in report, report
+    accuracy = float(report.split("causes:       accuracy ")[1].split()[0])
+    assert accuracy >= 0.95, report
