@@ -14,11 +14,15 @@ from pipeline.correlation.evidence import (
     Observation,
     ScopeLedger,
     decode_ledger,
+    decode_observations,
     encode_ledger,
+    encode_observations,
     evaluate,
     invoice_evidence,
     ledger_key,
+    ledger_partition,
     observe,
+    parse_ledger_key,
     scope_keys,
     summary,
 )
@@ -173,3 +177,23 @@ def test_policy_validation() -> None:
         LedgerPolicy(window_seconds=0)
     with pytest.raises(ValueError):
         LedgerPolicy(recover_share=0.6, share=0.5)
+
+
+def test_observations_round_trip_on_the_evidence_topic() -> None:
+    observations = [Observation("due", T0, unsynced=True), Observation("late", T0 + 1),
+                    Observation("submitted", T0 + 2, failed=True), Observation("answered", T0)]
+    assert decode_observations(encode_observations(observations)) == observations
+    for bad in (b"{", b'{"v": 2, "o": []}', b'{"v": 1, "o": [["x", 1, 0, 0]]}', b"[]"):
+        with pytest.raises(ValueError):
+            decode_observations(bad)
+
+
+def test_a_ledger_key_has_one_partition_and_names_its_scope() -> None:
+    keys = [ledger_key("region_code", f"{r}0000") for r in range(11, 66)]
+    partitions = {key: ledger_partition(key, 6) for key in keys}
+    assert partitions == {key: ledger_partition(key, 6) for key in keys}  # stable
+    assert set(partitions.values()) == set(range(6))  # spread over every partition
+    assert parse_ledger_key("client_version:up/2.9:beta") == ("client_version", "up/2.9:beta")
+    assert parse_ledger_key("platform:") == ("platform", "")
+    with pytest.raises(ValueError):
+        parse_ledger_key("seller:913501")
