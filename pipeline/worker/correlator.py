@@ -26,19 +26,12 @@ from dataclasses import dataclass
 
 from pipeline.correlation import actions, rules
 from pipeline.correlation.alerts import Alert, Scope
-from pipeline.correlation.causes import (
-    DEFAULT_POLICY,
-    NO_EVIDENCE,
-    Cause,
-    CausePolicy,
-    EvidenceScope,
-    ScopeEvidence,
-    invoice_cause,
-)
+from pipeline.correlation.causes import DEFAULT_POLICY, CausePolicy
 from pipeline.correlation.deadlines import DeadlineIndex
-from pipeline.correlation.evidence import Observation, invoice_evidence
+from pipeline.correlation.evidence import Observation
+from pipeline.correlation.explain import ScopeLookup, explainer, no_scope_evidence
 from pipeline.correlation.facts import Ack, Action, Issued, Submission
-from pipeline.correlation.maintenance import MaintenanceCalendar, MaintenanceWindow
+from pipeline.correlation.maintenance import MaintenanceCalendar
 from pipeline.correlation.maintenance_alerts import maintenance_alert
 from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.pending import PendingBooks
@@ -56,13 +49,6 @@ EmitAlerts = Callable[[Sequence[Alert]], Awaitable[None]]
 """Sends alerts to the alert topic and returns once the broker has them."""
 ObserveEvidence = Callable[[InvoiceState, Observation], None]
 """Takes what an event showed about an invoice's scopes (pipeline/worker/ledgers.py)."""
-ScopeLookup = Callable[[EvidenceScope, str, float], ScopeEvidence]
-"""The group's evidence about one scope value as of a time (NO_EVIDENCE when unknown)."""
-
-
-def no_scope_evidence(scope: EvidenceScope, value: str, now: float) -> ScopeEvidence:
-    """No group-wide evidence: only the causes an invoice's own record decides are named."""
-    return NO_EVIDENCE
 
 MAX_DUE_PER_TICK = 5000
 #: How long after a maintenance window's end its alerts are still announced by a worker that
@@ -233,23 +219,9 @@ class Correlator:
             self.on_transition(Transition(None, None, outage_alerts, None))
 
     def _explain(self, now: float) -> rules.Explain:
-        """The probable cause of an invoice about to be alerted unsynced (causes.py): its own
-        record, the declared window it waited through, and the group's scope evidence."""
-        calendar = self.maintenance
-
-        def lookup(scope: EvidenceScope, value: str) -> ScopeEvidence:
-            return self.scope_evidence(scope, value, now)
-
-        def explain(state: InvoiceState, window: MaintenanceWindow | None) -> Cause:
-            if window is None and calendar is not None:
-                window = calendar.overlapping(state.region_code, state.source_system,
-                                              state.issued_at or now, now)
-            evidence = invoice_evidence(state, lookup,
-                                        submissions_tracked=self.submissions_tracked,
-                                        maintenance=window)
-            return invoice_cause(state, evidence, now=now, policy=self.cause_policy)
-
-        return explain
+        """The probable cause of an invoice about to be alerted unsynced (explain.py)."""
+        return explainer(now, lookup=self.scope_evidence, policy=self.cause_policy,
+                         submissions_tracked=self.submissions_tracked, calendar=self.maintenance)
 
     async def _announce_maintenance(self, now: float) -> None:
         """One ``maintenance`` alert when a declared window starts and one when it ends, sent
