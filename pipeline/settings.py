@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     #: What each worker observed of a scope (region, source system, client version, platform),
     #: keyed by scope: the input of the scope ledgers' owners (pipeline/worker/ledgers.py).
     topic_evidence: str = "invoice-sync.evidence"
+    #: Maintenance windows declared through ``POST /maintenance``, keyed by window id
+    #: (compacted); every worker reads it whole.
+    topic_maintenance: str = "invoice-sync.maintenance"
     partitions: int = Field(default=6, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1, le=16)
 
@@ -119,7 +122,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "topic_issued", "topic_acknowledged", "topic_alerts", "topic_dlq", "topic_ticks",
-        "topic_actions", "topic_submitted", "topic_evidence")
+        "topic_actions", "topic_submitted", "topic_evidence", "topic_maintenance")
     @classmethod
     def _topic_name(cls, value: str | None) -> str | None:
         if value is not None and not _TOPIC_NAME.match(value):

@@ -30,6 +30,8 @@ TOPIC_CONFIGS = {
     "actions": {"retention.ms": "-1", "cleanup.policy": "delete"},
     # Observations only count inside the degraded window (minutes); a day covers any lag.
     "evidence": {"retention.ms": str(86400 * 1000), "cleanup.policy": "delete"},
+    # The latest declaration of each window id, for ever: a worker reads it whole at start.
+    "maintenance": {"cleanup.policy": "compact"},
 }
 
 
@@ -61,6 +63,7 @@ def topic_names(settings: Settings) -> dict[str, str]:
         "dlq": settings.topic_dlq,
         "actions": settings.topic_actions,
         "evidence": settings.topic_evidence,
+        "maintenance": settings.topic_maintenance,
     }
     if settings.topic_submitted is not None:
         names["submitted"] = settings.topic_submitted

@@ -38,10 +38,12 @@ from pipeline.metrics import AGE_BANDS, Metrics
 from pipeline.settings import Settings
 from pipeline.topics import MAX_MESSAGE_BYTES
 from pipeline.worker.correlator import Correlator, Transition
+from pipeline.worker.declared import DeclaredWindows
 from pipeline.worker.delivery import DeliveryTracker
 from pipeline.worker.endoffsets import EndOffsetSampler
+from pipeline.worker.follow import follow
 from pipeline.worker.guard import Routes, guard
-from pipeline.worker.ledger_view import LedgerView, follow
+from pipeline.worker.ledger_view import LedgerView
 from pipeline.worker.ledgers import EvidenceOutbox, ScopeLedgers
 from pipeline.worker.outputs import Outputs
 from pipeline.worker.processor import BatchProcessor
@@ -147,6 +149,9 @@ class InvoiceSyncApp:
         self.alerts = self.app.topic(s.topic_alerts, **raw)
         self.dlq = self.app.topic(s.topic_dlq, **raw)
         self.evidence = self.app.topic(s.topic_evidence, partitions=s.partitions, **raw)
+        # Windows declared through POST /maintenance: every worker reads the topic whole.
+        self.maintenance_topic = self.app.topic(s.topic_maintenance, **raw)
+        self.declared = DeclaredWindows(maintenance, self._use_calendar)
         batch_topics(self.app, inputs)  # every input, the submitted topic included
         # faust recovers this table from its changelog and routes lookups by it; the agent
         # writes its RocksDB and changelog a batch at a time through the batch store.
@@ -163,9 +168,9 @@ class InvoiceSyncApp:
                                      min_due=s.degraded_min_invoices, share=s.degraded_share)
         self.ledger_view = LedgerView(ledger_policy)
         tracked = s.topic_submitted is not None
-        scopes = ScopeLedgers(self.ledger_table, self.ledger_view, policy=ledger_policy,
-                              partitions=s.partitions, submissions_tracked=tracked,
-                              maintenance=maintenance)
+        self.scopes = scopes = ScopeLedgers(
+            self.ledger_table, self.ledger_view, policy=ledger_policy, partitions=s.partitions,
+            submissions_tracked=tracked, maintenance=maintenance)
         evidence = EvidenceOutbox(self.evidence, s.partitions)
         in_hand = BatchInHand()
         outputs = Outputs(self.alerts, self.dlq, metrics, s.app_id)
@@ -206,6 +211,7 @@ class InvoiceSyncApp:
         self.app.agent(self.source, name="correlate", concurrency=1)(self._correlate)
         self.app.timer(s.tick_interval, name="tick")(self._send_ticks)
         self.app.task(self._follow_ledgers)
+        self.app.task(self._follow_maintenance)
 
     # -- agent ----------------------------------------------------------------------------
 
@@ -224,8 +230,18 @@ class InvoiceSyncApp:
     async def _follow_ledgers(self) -> None:
         """Every worker's view of all ledgers: their changelog, read whole (ledger_view.py)."""
         topic = self.ledger_table.changelog_topic.get_topic_name()
-        await follow(self.ledger_view, topic, self.settings.partitions,
+        await follow(self.ledger_view.apply, topic, self.settings.partitions,
                      aiokafka_options(self.settings))
+
+    async def _follow_maintenance(self) -> None:
+        """Every worker applies every declared maintenance window (declared.py)."""
+        s = self.settings
+        await follow(self.declared.apply, s.topic_maintenance, s.partitions, aiokafka_options(s))
+
+    def _use_calendar(self, calendar: MaintenanceCalendar | None) -> None:
+        """The windows file plus the declared windows, now in force (declared.py)."""
+        self.correlator.maintenance = calendar
+        self.scopes.maintenance = calendar
 
     def _changelog_producer(self) -> Any:
         # faust's own aiokafka producer (same connection, credentials and lifecycle; faust
