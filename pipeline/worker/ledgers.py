@@ -5,8 +5,8 @@ Each worker sees a share of every region, source system and client version; the 
 
 - :class:`EvidenceOutbox`: what one batch observed (deadlines due, late syncs, uploads, answers)
   goes out once per scope value touched, to the evidence topic, on the partition fixed by the
-  scope's key (``ledger_partition``), before the batch is persisted (like alerts: re-processing
-  the batch after a crash would not observe it again);
+  scope's key (``ledger_partition``), sent before the batch is persisted and confirmed delivered
+  before it is marked processed (the two round trips overlap);
 - :class:`ScopeLedgers`: the evidence topic is one more co-partitioned input of the single agent,
   so the worker owning partition *p* folds the observations of the scopes keyed to *p* into their
   ledgers, in a faust table (RocksDB + changelog: durable across restarts, moved with the
@@ -71,18 +71,29 @@ class EvidenceOutbox:
         """Forget what a batch that did not complete observed (it is processed again)."""
         self._pending.clear()
 
-    async def flush(self) -> None:
-        """Send one record per ledger key and wait until the broker has them all; retried
-        until it does (the batch must not be persisted and committed without them)."""
-        if not self._pending:
-            return
+    async def send(self) -> list[Any] | None:
+        """Start sending the batch's records, one per ledger key: their deliveries, for
+        :meth:`confirm` (None: the send failed at once; confirm sends again)."""
+        try:
+            return [await self._topic.send(key=key.encode(), value=encode_observations(found),
+                                           partition=ledger_partition(key, self._partitions))
+                    for key, found in self._pending.items()]
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("evidence_send_failed", error=repr(exc)[:500])
+            return None
+
+    async def confirm(self, deliveries: list[Any] | None) -> None:
+        """Wait until the broker has every record :meth:`send` started, sending them again
+        after a failure until it does: the batch must not be committed without them."""
         delay = SEND_RETRY_FIRST
         while True:
             try:
-                deliveries = [
-                    await self._topic.send(key=key.encode(), value=encode_observations(found),
-                                           partition=ledger_partition(key, self._partitions))
-                    for key, found in self._pending.items()]
+                if deliveries is None:
+                    deliveries = await self.send()
+                    if deliveries is None:
+                        raise ConnectionError("evidence not sent")
                 await asyncio.gather(*deliveries)
                 break
             except asyncio.CancelledError:
@@ -91,7 +102,12 @@ class EvidenceOutbox:
                 log.warning("evidence_send_retried", retry_in=delay, error=repr(exc)[:500])
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, SEND_RETRY_MAX)
+                deliveries = None
         self._pending.clear()
+
+    async def flush(self) -> None:
+        """:meth:`send` and :meth:`confirm`."""
+        await self.confirm(await self.send())
 
 
 class ScopeLedgers:

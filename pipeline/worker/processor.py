@@ -97,9 +97,12 @@ class BatchProcessor:
                         self._correlator.on_ack_read(partition, record.offset)
                 self.next_offsets[topic, partition] = records[-1].offset + 1
                 await self._fire_due_between_ticks(partition)
-            if self._evidence is not None:  # like alerts: before the state that made them
-                await self._evidence.flush()
+            # What the batch observed goes out with its state, delivered before it is marked
+            # processed (the two round trips overlap: pipeline/worker/ledgers.py).
+            sent = None if self._evidence is None else await self._evidence.send()
             await self._persist(batch)
+            if self._evidence is not None:
+                await self._evidence.confirm(sent)
         finally:
             self._in_hand.hold(None)
 
