@@ -171,7 +171,7 @@ class InvoiceSyncApp:
         self.scopes = scopes = ScopeLedgers(
             self.ledger_table, self.ledger_view, policy=ledger_policy, partitions=s.partitions,
             submissions_tracked=tracked, maintenance=maintenance)
-        evidence = EvidenceOutbox(self.evidence, s.partitions)
+        evidence = EvidenceOutbox(self.evidence, s.partitions, ledger_policy)
         in_hand = BatchInHand()
         outputs = Outputs(self.alerts, self.dlq, metrics, s.app_id)
         default = Thresholds(warn_after=s.warn_after, critical_after=s.critical_after)

@@ -3,10 +3,12 @@
 Each worker sees a share of every region, source system and client version; the scope evidence
 (pipeline/correlation/evidence.py) must be the group's. So:
 
-- :class:`EvidenceOutbox`: what one batch observed (deadlines due, late syncs, uploads, answers)
-  goes out once per scope value touched, to the evidence topic, on the partition fixed by the
-  scope's key (``ledger_partition``), sent before the batch is persisted and confirmed delivered
-  before it is marked processed (the two round trips overlap);
+- :class:`EvidenceOutbox`: what the worker observed (deadlines due, late syncs, uploads, answers)
+  goes out at most every ``FLUSH_SPACING`` seconds, one record per scope value touched, to the
+  evidence topic, on the partition fixed by the scope's key (``ledger_partition``). Per batch it
+  doubled the batches the agent handles (each came back as evidence records) and cost a round
+  trip per batch: alert lateness in ``make bench --quick`` went from 12-17 s to 27-39 s p50. A
+  crash loses what was observed since the last flush (docs/causes.md, limits);
 - :class:`ScopeLedgers`: the evidence topic is one more co-partitioned input of the single agent,
   so the worker owning partition *p* folds the observations of the scopes keyed to *p* into their
   ledgers, in a faust table (RocksDB + changelog: durable across restarts, moved with the
@@ -32,14 +34,15 @@ from pipeline.correlation.evidence import (
     Observation,
     ScopeLedger,
     decode_ledger,
-    decode_observations,
+    decode_runs,
     encode_ledger,
-    encode_observations,
+    encode_runs,
     evaluate,
     ledger_key,
     ledger_partition,
-    observe,
+    observe_run,
     parse_ledger_key,
+    runs,
     scope_keys,
 )
 from pipeline.correlation.maintenance import MaintenanceCalendar, MaintenanceWindow
@@ -49,7 +52,9 @@ from pipeline.worker.ledger_view import LedgerView
 
 log = get_logger(__name__)
 
-#: Backoff (seconds) while the batch's observations cannot be sent (e.g. the broker is away).
+#: Observations are sent at most this often (seconds): evidence counts over minutes.
+FLUSH_SPACING = 0.5
+#: Backoff (seconds) while observations cannot be sent (e.g. the broker is away).
 SEND_RETRY_FIRST = 0.1
 SEND_RETRY_MAX = 5.0
 
@@ -57,27 +62,26 @@ SEND_RETRY_MAX = 5.0
 class EvidenceOutbox:
     """The observations of the batch in hand, per ledger key, in the order they were made."""
 
-    def __init__(self, topic: Any, partitions: int) -> None:
+    def __init__(self, topic: Any, partitions: int, policy: LedgerPolicy) -> None:
         self._topic = topic
         self._partitions = partitions
+        self._policy = policy
         self._pending: dict[str, list[Observation]] = {}
+        self._flushed_at = 0.0
 
     def add(self, state: InvoiceState, observation: Observation) -> None:
         """``observation`` about ``state``'s invoice counts for each scope it belongs to."""
         for scope, value in scope_keys(state):
             self._pending.setdefault(ledger_key(scope, value), []).append(observation)
 
-    def discard(self) -> None:
-        """Forget what a batch that did not complete observed (it is processed again)."""
-        self._pending.clear()
-
     async def send(self) -> list[Any] | None:
         """Start sending the batch's records, one per ledger key: their deliveries, for
         :meth:`confirm` (None: the send failed at once; confirm sends again)."""
         try:
-            return [await self._topic.send(key=key.encode(), value=encode_observations(found),
-                                           partition=ledger_partition(key, self._partitions))
-                    for key, found in self._pending.items()]
+            return [await self._topic.send(
+                key=key.encode(), value=encode_runs(runs(found, policy=self._policy)),
+                partition=ledger_partition(key, self._partitions))
+                for key, found in self._pending.items()]
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -109,6 +113,12 @@ class EvidenceOutbox:
         """:meth:`send` and :meth:`confirm`."""
         await self.confirm(await self.send())
 
+    async def flush_due(self, now: float) -> None:
+        """:meth:`flush` if ``FLUSH_SPACING`` passed since the last one (``now``: monotonic)."""
+        if self._pending and now - self._flushed_at >= FLUSH_SPACING:
+            await self.flush()
+            self._flushed_at = now
+
 
 class ScopeLedgers:
     """The ledgers of the scopes keyed to this worker's partitions, and their episodes."""
@@ -127,10 +137,10 @@ class ScopeLedgers:
         """Fold one evidence record into its ledger; ValueError for a defective record (the
         processor dead-letters it)."""
         parse_ledger_key(key)
-        observations = decode_observations(value)
+        found = decode_runs(value)
         ledger = self._load(key)
-        for observation in observations:
-            ledger = observe(ledger, observation, policy=self.policy)
+        for run in found:
+            ledger = observe_run(ledger, run, policy=self.policy)
         self.table[key] = encode_ledger(ledger)
 
     async def evaluate(self, partition: int, now: float,

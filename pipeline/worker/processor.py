@@ -84,8 +84,6 @@ class BatchProcessor:
         """Apply one fetched batch of one partition, then persist what it changed."""
         batch = self._store.begin(partition)
         self._in_hand.hold(batch)
-        if self._evidence is not None:
-            self._evidence.discard()
         try:
             if topic == self._settings.topic_ticks:
                 await self._on_ticks(partition)
@@ -97,12 +95,9 @@ class BatchProcessor:
                         self._correlator.on_ack_read(partition, record.offset)
                 self.next_offsets[topic, partition] = records[-1].offset + 1
                 await self._fire_due_between_ticks(partition)
-            # What the batch observed goes out with its state, delivered before it is marked
-            # processed (the two round trips overlap: pipeline/worker/ledgers.py).
-            sent = None if self._evidence is None else await self._evidence.send()
             await self._persist(batch)
-            if self._evidence is not None:
-                await self._evidence.confirm(sent)
+            if self._evidence is not None:  # what batches observed, every half second
+                await self._evidence.flush_due(time.monotonic())
         finally:
             self._in_hand.hold(None)
 

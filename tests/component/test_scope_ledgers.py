@@ -62,7 +62,7 @@ def owner(table: dict[str, bytes]) -> ScopeLedgers:
 
 async def two_workers_observe(topic: Topic, count: int, kind: str, at: float) -> None:
     """Half the invoices on each worker: neither alone has ``min_due`` of the region."""
-    workers = [EvidenceOutbox(topic, PARTITIONS), EvidenceOutbox(topic, PARTITIONS)]
+    workers = [EvidenceOutbox(topic, PARTITIONS, POLICY), EvidenceOutbox(topic, PARTITIONS, POLICY)]
     for n in range(count):
         observation = Observation(kind, at, unsynced=kind == "due")  # type: ignore[arg-type]
         workers[n % 2].add(invoice(n), observation)
@@ -139,14 +139,18 @@ async def test_a_spent_ledger_is_deleted_and_a_bad_record_refused() -> None:
         ledgers.on_evidence("seller:1", b'{"v": 1, "o": []}')
 
 
-async def test_the_outbox_retries_until_sent_and_forgets_an_unfinished_batch() -> None:
+async def test_the_outbox_retries_until_sent_and_sends_at_most_every_half_second() -> None:
     topic = Topic(failures=2)
-    outbox = EvidenceOutbox(topic, PARTITIONS)
+    outbox = EvidenceOutbox(topic, PARTITIONS, POLICY)
     outbox.add(invoice(1), Observation("answered", T0))
     await outbox.flush()
     assert [key for key, _, _ in topic.sent] == [b"platform:", b"region_code:110000",
                                                   b"source_system:erp-beijing"]
     outbox.add(invoice(2), Observation("answered", T0))
-    outbox.discard()
-    await outbox.flush()
-    assert len(topic.sent) == 3
+    await outbox.flush_due(100.0)
+    assert len(topic.sent) == 6
+    outbox.add(invoice(3), Observation("answered", T0))
+    await outbox.flush_due(100.4)  # too soon: kept
+    assert len(topic.sent) == 6
+    await outbox.flush_due(100.5)
+    assert len(topic.sent) == 9
