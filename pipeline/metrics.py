@@ -80,7 +80,9 @@ class Metrics:
             "Invoices alerted unsynced and still not synced, owned by this worker, by the probable "
             "cause their alert named (none: no cause named).", ["code"], registry=r)
         self.degraded = Gauge(
-            "invoice_sync_degraded", "1 while a region or source system is degraded.",
+            "invoice_sync_degraded",
+            "1 while a scope (region, source system, client version, platform) is degraded; "
+            "reported by the worker owning the scope's ledger only.",
             ["scope", "value"], registry=r)
         self.watermark = Gauge(
             "invoice_sync_ack_watermark_timestamp_seconds",

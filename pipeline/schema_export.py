@@ -19,6 +19,7 @@ from pydantic.json_schema import JsonSchemaMode
 
 from pipeline.contracts import InvoiceIssued, InvoiceSubmitted, SyncAlert, TaxAcknowledged
 from pipeline.contracts.action import InvoiceAction
+from pipeline.contracts.maintenance import MaintenanceDeclaration
 from pipeline.contracts.sla_rules import SlaRulesDocument
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -29,6 +30,7 @@ WIRE_SCHEMAS: dict[str, tuple[type[BaseModel], JsonSchemaMode]] = {
     "tax.acknowledged": (TaxAcknowledged, "validation"),
     "invoice.sync.alert": (SyncAlert, "serialization"),
     "invoice.sync.action": (InvoiceAction, "serialization"),
+    "invoice.sync.maintenance": (MaintenanceDeclaration, "serialization"),
 }
 """event_type -> (model, schema mode)."""
 

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     topic_ticks: str = "invoice-sync.ticks"
     #: Operators' close/reopen actions: the audit trail and the worker's input at once.
     topic_actions: str = "invoice.sync.actions"
+    #: What each worker observed of a scope (region, source system, client version, platform),
+    #: keyed by scope: the input of the scope ledgers' owners (pipeline/worker/ledgers.py).
+    topic_evidence: str = "invoice-sync.evidence"
+    #: Maintenance windows declared through ``POST /maintenance``, keyed by window id
+    #: (compacted); every worker reads it whole.
+    topic_maintenance: str = "invoice-sync.maintenance"
     partitions: int = Field(default=6, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1, le=16)
 
@@ -69,6 +75,9 @@ class Settings(BaseSettings):
     degraded_window: Duration = 300.0
     degraded_min_invoices: int = Field(default=20, ge=1)
     degraded_share: float = Field(default=0.5, gt=0, le=1)
+    #: How long a scope's uploads must go without any answer before a probable cause calls it
+    #: an ack silence (platform_unavailable); a busy scope sees short gaps all the time.
+    cause_min_silence: Duration = 60.0
 
     data_dir: Path = Path("var/state")
     web_port: int = Field(default=6066, ge=1, le=65535)
@@ -113,7 +122,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "topic_issued", "topic_acknowledged", "topic_alerts", "topic_dlq", "topic_ticks",
-        "topic_actions", "topic_submitted")
+        "topic_actions", "topic_submitted", "topic_evidence", "topic_maintenance")
     @classmethod
     def _topic_name(cls, value: str | None) -> str | None:
         if value is not None and not _TOPIC_NAME.match(value):

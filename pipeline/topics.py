@@ -28,6 +28,10 @@ TOPIC_CONFIGS = {
     # The audit trail of operators' actions: kept for ever, never compacted (compaction by
     # invoice id would keep only an invoice's last action). A handful of records a day.
     "actions": {"retention.ms": "-1", "cleanup.policy": "delete"},
+    # Observations only count inside the degraded window (minutes); a day covers any lag.
+    "evidence": {"retention.ms": str(86400 * 1000), "cleanup.policy": "delete"},
+    # The latest declaration of each window id, for ever: a worker reads it whole at start.
+    "maintenance": {"cleanup.policy": "compact"},
 }
 
 
@@ -58,6 +62,8 @@ def topic_names(settings: Settings) -> dict[str, str]:
         "alerts": settings.topic_alerts,
         "dlq": settings.topic_dlq,
         "actions": settings.topic_actions,
+        "evidence": settings.topic_evidence,
+        "maintenance": settings.topic_maintenance,
     }
     if settings.topic_submitted is not None:
         names["submitted"] = settings.topic_submitted
@@ -85,7 +91,7 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
         counts = await _wait_for_leaders(admin, list(names.values()))
     finally:
         await admin.close()
-    for role in ("issued", "acknowledged", "ticks", "actions", "submitted"):
+    for role in ("issued", "acknowledged", "ticks", "actions", "submitted", "evidence"):
         if role not in names:
             continue
         name = names[role]

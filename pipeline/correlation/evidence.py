@@ -1,9 +1,8 @@
 """Scope evidence for the whole worker group: one ledger per scope value, one owner per ledger.
 
-Today ``degraded`` is decided per worker in memory (:mod:`.outage`): with three workers each sees
-a third of a region, a restart mid-episode loses it, and two workers can raise one outage under
-two ids. This module is the pure core of the group-wide replacement (the adapter is not written
-yet, see docs/causes.md):
+Decided per worker in memory (:mod:`.outage`), ``degraded`` had each of three workers see a
+third of a region, lost an episode in a restart, and could raise one outage under two ids. This
+module is the pure core of the group-wide way (the adapter: pipeline/worker/ledgers.py):
 
 - every worker turns what it processes into :class:`Observation` s, one per scope the invoice
   belongs to (:func:`scope_keys`: the platform, its region, its source system, its client), and
@@ -13,8 +12,8 @@ yet, see docs/causes.md):
   restarts: :func:`encode_ledger` / :func:`decode_ledger`);
 - it alone opens and closes the scope's episode (:func:`evaluate`), so one episode has one
   ``alert_id`` whichever workers saw its invoices;
-- every worker reads the ledgers' :func:`summary` (a global table) to build an invoice's
-  :class:`~.causes.Evidence` (:func:`invoice_evidence`).
+- every worker reads the ledgers (their changelog, whole); their :func:`summary` builds an
+  invoice's :class:`~.causes.Evidence` (:func:`invoice_evidence`).
 
 Memory per ledger is bounded by the window's buckets, not by invoices. Observations carry the
 observing worker's processing time; a ledger takes them in any order (counts go to the bucket of
@@ -24,7 +23,8 @@ their own time; the last ack time is a maximum).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -138,32 +138,67 @@ def ledger_key(scope: EvidenceScope, value: str) -> str:
     return f"{scope}:{value}"
 
 
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Consecutive observations of one kind (and failed flag) in one bucket, folded at once:
+    ``count`` of them, ``unsynced`` of those unsynced, the first one's time and the latest time
+    (what travels on the evidence topic: a burst of a thousand uploads is one run)."""
+
+    kind: ObservationKind
+    first_at: float
+    last_at: float
+    count: int = 1
+    unsynced: int = 0
+    failed: bool = False
+
+
+def runs(observations: Sequence[Observation], *, policy: LedgerPolicy) -> list[Run]:
+    """``observations`` (in the order made) as runs; folding the runs in order gives the same
+    ledger as folding the observations (:func:`observe_run`)."""
+    found: list[Run] = []
+    for o in observations:
+        last = found[-1] if found else None
+        if (last is not None and last.kind == o.kind and last.failed == o.failed
+                and policy.index(last.first_at) == policy.index(o.at)):
+            found[-1] = replace(last, last_at=max(last.last_at, o.at), count=last.count + 1,
+                                unsynced=last.unsynced + o.unsynced)
+        else:
+            found.append(Run(o.kind, o.at, o.at, 1, int(o.unsynced), o.failed))
+    return found
+
+
 def observe(ledger: ScopeLedger, observation: Observation, *, policy: LedgerPolicy) -> ScopeLedger:
     """``ledger`` with ``observation`` folded in (buckets older than the window are dropped
     relative to the newest bucket seen)."""
-    at = observation.at
-    index = policy.index(at)
-    kind = observation.kind
+    return observe_run(ledger, Run(observation.kind, observation.at, observation.at, 1,
+                                   int(observation.unsynced), observation.failed), policy=policy)
+
+
+def observe_run(ledger: ScopeLedger, run: Run, *, policy: LedgerPolicy) -> ScopeLedger:
+    """``ledger`` with the observations of ``run`` folded in, as one by one."""
+    index = policy.index(run.first_at)
+    kind, n = run.kind, run.count
     bucket = next((b for b in ledger.buckets if b.index == index), Bucket(index))
     if kind == "answered":
-        bucket = replace(bucket, answered=bucket.answered + 1)
+        bucket = replace(bucket, answered=bucket.answered + n)
     elif kind == "due":
-        bucket = replace(bucket, due=bucket.due + 1,
-                         unsynced=bucket.unsynced + observation.unsynced)
+        bucket = replace(bucket, due=bucket.due + n, unsynced=bucket.unsynced + run.unsynced)
     elif kind == "late":
-        bucket = replace(bucket, late=bucket.late + 1)
+        bucket = replace(bucket, late=bucket.late + n)
     else:
-        bucket = replace(bucket, submitted=bucket.submitted + 1,
-                         failed=bucket.failed + observation.failed)
+        bucket = replace(bucket, submitted=bucket.submitted + n,
+                         failed=bucket.failed + (n if run.failed else 0))
     newest = max([index, *(b.index for b in ledger.buckets)])
     kept = [b for b in ledger.buckets if b.index != index and b.index > newest - policy.buckets]
     if index > newest - policy.buckets:
         kept.append(bucket)
     ledger = replace(ledger, buckets=tuple(sorted(kept, key=lambda b: b.index)))
     if kind == "answered":
-        ledger = _answered(ledger, at)
-    elif kind == "submitted" and not observation.failed:
-        ledger = _unanswered_upload(ledger, at, policy)
+        ledger = _answered(ledger, run.first_at)
+        if run.last_at > (ledger.last_answer_at or run.last_at):
+            ledger = replace(ledger, last_answer_at=run.last_at)
+    elif kind == "submitted" and not run.failed:
+        ledger = _unanswered_upload(ledger, run.first_at, policy, n)
     return ledger
 
 
@@ -176,8 +211,9 @@ def _answered(ledger: ScopeLedger, at: float) -> ScopeLedger:
                    silence=silence)
 
 
-def _unanswered_upload(ledger: ScopeLedger, at: float, policy: LedgerPolicy) -> ScopeLedger:
-    count = ledger.unanswered + 1
+def _unanswered_upload(ledger: ScopeLedger, at: float, policy: LedgerPolicy,
+                       uploads: int = 1) -> ScopeLedger:
+    count = ledger.unanswered + uploads
     since = ledger.unanswered_since
     if since is None:
         since = ledger.last_answer_at if ledger.last_answer_at is not None else at
@@ -315,3 +351,46 @@ def decode_ledger(data: bytes) -> ScopeLedger:
             episode_start=doc["es"], episode_id=doc["e"], recovered_bucket=doc["r"])
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"corrupt scope ledger: {exc}") from exc
+
+
+def ledger_partition(key: str, partitions: int) -> int:
+    """The evidence-topic partition of a ledger key (and so its owner): fixed by the key, so
+    every worker sends a scope's observations to the one partition whose owner folds them and
+    evaluates the scope's episode on that partition's ticks."""
+    return zlib.crc32(key.encode()) % partitions
+
+
+_KINDS: dict[str, ObservationKind] = {"d": "due", "l": "late", "s": "submitted", "a": "answered"}
+_CODES = {kind: code for code, kind in _KINDS.items()}
+
+
+def encode_runs(found: Sequence[Run]) -> bytes:
+    """One evidence-topic value: the runs of observations one worker made of one scope."""
+    return orjson.dumps({"v": 1, "r": [[_CODES[r.kind], r.first_at, r.last_at, r.count,
+                                        r.unsynced, int(r.failed)] for r in found]})
+
+
+def decode_runs(data: bytes) -> list[Run]:
+    """Inverse of :func:`encode_runs`; raises ValueError on anything else."""
+    try:
+        doc = orjson.loads(data)
+        if doc.get("v") != 1:
+            raise ValueError(f"unsupported evidence version {doc.get('v')!r}")
+        found = [Run(_KINDS[kind], float(first), float(last), int(count), int(unsynced),
+                     bool(failed)) for kind, first, last, count, unsynced, failed in doc["r"]]
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"corrupt evidence record: {exc}") from exc
+    if any(r.count < 1 or not 0 <= r.unsynced <= r.count for r in found):
+        raise ValueError("corrupt evidence record: counts out of range")
+    return found
+
+
+def parse_ledger_key(key: str) -> tuple[EvidenceScope, str]:
+    """Inverse of :func:`ledger_key`; raises ValueError on an unknown scope."""
+    scope, _, value = key.partition(":")
+    if scope not in SCOPES:
+        raise ValueError(f"unknown evidence scope {scope!r}")
+    return scope, value
+
+
+SCOPES: tuple[EvidenceScope, ...] = ("platform", "region_code", "source_system", "client_version")

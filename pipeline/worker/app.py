@@ -27,8 +27,9 @@ import faust
 from faust.types import TP
 
 from pipeline.api_tokens import TokenSet
+from pipeline.correlation.causes import CausePolicy
+from pipeline.correlation.evidence import LedgerPolicy
 from pipeline.correlation.maintenance import MaintenanceCalendar
-from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.sla import SlaRules, Thresholds
 from pipeline.kafka_options import aiokafka_options, faust_credentials
@@ -37,9 +38,13 @@ from pipeline.metrics import AGE_BANDS, Metrics
 from pipeline.settings import Settings
 from pipeline.topics import MAX_MESSAGE_BYTES
 from pipeline.worker.correlator import Correlator, Transition
+from pipeline.worker.declared import DeclaredWindows
 from pipeline.worker.delivery import DeliveryTracker
 from pipeline.worker.endoffsets import EndOffsetClient, EndOffsetSampler
+from pipeline.worker.follow import follow
 from pipeline.worker.guard import Routes, guard
+from pipeline.worker.ledger_view import LedgerView
+from pipeline.worker.ledgers import EvidenceOutbox, ScopeLedgers
 from pipeline.worker.outputs import Outputs
 from pipeline.worker.processor import BatchProcessor
 from pipeline.worker.rebuild import IndexRebuild
@@ -132,7 +137,10 @@ class InvoiceSyncApp:
         raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
                                "key_serializer": "raw", "value_serializer": "raw"}
         # The submitted topic (optional) is one more co-partitioned input of the same agent.
-        inputs = [s.topic_issued, s.topic_acknowledged, s.topic_ticks, s.topic_actions]
+        # The evidence topic carries observations keyed by scope (not by invoice) to the owner
+        # of the scope's ledger: co-partitioned too, so that owner is a member of the group.
+        inputs = [s.topic_issued, s.topic_acknowledged, s.topic_ticks, s.topic_actions,
+                  s.topic_evidence]
         if s.topic_submitted is not None:
             inputs.append(s.topic_submitted)
         self.source = self.app.topic(*inputs, partitions=s.partitions, **raw)
@@ -143,6 +151,10 @@ class InvoiceSyncApp:
         self.issued = self.app.topic(s.topic_issued, partitions=s.partitions, **raw)
         self.alerts = self.app.topic(s.topic_alerts, **raw)
         self.dlq = self.app.topic(s.topic_dlq, **raw)
+        self.evidence = self.app.topic(s.topic_evidence, partitions=s.partitions, **raw)
+        # Windows declared through POST /maintenance: every worker reads the topic whole.
+        self.maintenance_topic = self.app.topic(s.topic_maintenance, **raw)
+        self.declared = DeclaredWindows(maintenance, self._use_calendar)
         batch_topics(self.app, inputs)  # every input, the submitted topic included
         # faust recovers this table from its changelog and routes lookups by it; the agent
         # writes its RocksDB and changelog a batch at a time through the batch store.
@@ -151,6 +163,18 @@ class InvoiceSyncApp:
             partitions=s.partitions, help="Per-invoice sync state.")
         self.batch_store = BatchStore(self.table, self._changelog_producer)
         self.batch_store.check_encoding()
+        # The group's scope ledgers, each written by the owner of its evidence partition only.
+        self.ledger_table = self.app.Table(
+            "scope_ledgers", key_type=str, value_type=bytes,
+            partitions=s.partitions, help="Scope evidence and degraded episodes.")
+        ledger_policy = LedgerPolicy(window_seconds=s.degraded_window,
+                                     min_due=s.degraded_min_invoices, share=s.degraded_share)
+        self.ledger_view = LedgerView(ledger_policy)
+        tracked = s.topic_submitted is not None
+        self.scopes = scopes = ScopeLedgers(
+            self.ledger_table, self.ledger_view, policy=ledger_policy, partitions=s.partitions,
+            submissions_tracked=tracked, maintenance=maintenance)
+        evidence = EvidenceOutbox(self.evidence, s.partitions, ledger_policy)
         in_hand = BatchInHand()
         outputs = Outputs(self.alerts, self.dlq, metrics, s.app_id)
         default = Thresholds(warn_after=s.warn_after, critical_after=s.critical_after)
@@ -158,16 +182,19 @@ class InvoiceSyncApp:
             store=in_hand,
             sla=sla or SlaRules(default=default),
             emit=outputs.emit_alerts,
-            outages=OutageDetector(window_seconds=s.degraded_window,
-                                   min_due=s.degraded_min_invoices,
-                                   share_threshold=s.degraded_share),
+            outages=None,  # degraded is decided by the group's scope ledgers
             drain=TokenBucket(rate_per_second=s.alert_rate, burst=s.alert_burst),
             max_clock_skew=s.max_clock_skew,
             retention=s.retention,
             on_transition=self._count_transition,
             on_isolated=lambda reason: metrics.isolated.labels(reason=reason).inc(),
             maintenance=maintenance,
-            submissions_tracked=s.topic_submitted is not None,
+            submissions_tracked=tracked,
+            scope_evidence=self.ledger_view.lookup,
+            cause_policy=CausePolicy(min_due=s.degraded_min_invoices, share=s.degraded_share,
+                                     min_silence_seconds=s.cause_min_silence),
+            observe=evidence.add,
+            scopes=scopes,
         )
         self.delivery = DeliveryTracker()
         # Its own connection: faust's consumer.highwaters waits behind the fetches.
@@ -184,11 +211,13 @@ class InvoiceSyncApp:
             settings=s, metrics=metrics, correlator=self.correlator, store=self.batch_store,
             in_hand=in_hand, outputs=outputs,
             committed_ack_offset=lambda p: self._committed(TP(s.topic_acknowledged, p)),
-            request_sample=self.end_offsets.request)
+            request_sample=self.end_offsets.request, evidence=evidence, scopes=scopes)
         cast(Any, self.app.on_partitions_assigned).connect(self._on_assigned)
         cast(Any, self.app.on_before_shutdown).connect(self._on_shutdown)
         self.app.agent(self.source, name="correlate", concurrency=1)(self._correlate)
         self.app.timer(s.tick_interval, name="tick")(self._send_ticks)
+        self.app.task(self._follow_ledgers)
+        self.app.task(self._follow_maintenance)
 
     # -- agent ----------------------------------------------------------------------------
 
@@ -203,6 +232,22 @@ class InvoiceSyncApp:
                                           records_of(message))
             # The batch's effects are durable: once the stream acks it, faust may commit past it.
             mark_processed(message)
+
+    async def _follow_ledgers(self) -> None:
+        """Every worker's view of all ledgers: their changelog, read whole (ledger_view.py)."""
+        topic = self.ledger_table.changelog_topic.get_topic_name()
+        await follow(self.ledger_view.apply, topic, self.settings.partitions,
+                     aiokafka_options(self.settings))
+
+    async def _follow_maintenance(self) -> None:
+        """Every worker applies every declared maintenance window (declared.py)."""
+        s = self.settings
+        await follow(self.declared.apply, s.topic_maintenance, s.partitions, aiokafka_options(s))
+
+    def _use_calendar(self, calendar: MaintenanceCalendar | None) -> None:
+        """The windows file plus the declared windows, now in force (declared.py)."""
+        self.correlator.maintenance = calendar
+        self.scopes.maintenance = calendar
 
     def _changelog_producer(self) -> Any:
         # faust's own aiokafka producer (same connection, credentials and lifecycle; faust

@@ -29,10 +29,12 @@ from dataclasses import dataclass
 
 from pipeline.correlation import actions, rules
 from pipeline.correlation.alerts import Alert, Scope
-from pipeline.correlation.causes import Cause, window_cause
+from pipeline.correlation.causes import DEFAULT_POLICY, CausePolicy
 from pipeline.correlation.deadlines import DeadlineIndex
+from pipeline.correlation.evidence import Observation
+from pipeline.correlation.explain import ScopeLookup, explainer, no_scope_evidence
 from pipeline.correlation.facts import Ack, Action, Issued, Submission
-from pipeline.correlation.maintenance import MaintenanceCalendar, MaintenanceWindow
+from pipeline.correlation.maintenance import MaintenanceCalendar
 from pipeline.correlation.maintenance_alerts import maintenance_alert
 from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.pending import PendingBooks
@@ -42,11 +44,14 @@ from pipeline.correlation.state import InvoiceState, UndecodableRecord, decode, 
 from pipeline.correlation.watermark import AckWatermarks
 from pipeline.logs import get_logger
 from pipeline.worker.failures import is_infrastructure, next_backoff
+from pipeline.worker.ledgers import ScopeLedgers
 
 log = get_logger(__name__)
 
 EmitAlerts = Callable[[Sequence[Alert]], Awaitable[None]]
 """Sends alerts to the alert topic and returns once the broker has them."""
+ObserveEvidence = Callable[[InvoiceState, Observation], None]
+"""Takes what an event showed about an invoice's scopes (pipeline/worker/ledgers.py)."""
 
 MAX_DUE_PER_TICK = 5000
 #: Invoices fired side by side in one deadline pass (their alert deliveries awaited together).
@@ -80,7 +85,7 @@ class Correlator:
         store: MutableMapping[str, bytes],
         sla: SlaRules,
         emit: EmitAlerts,
-        outages: OutageDetector,
+        outages: OutageDetector | None,
         drain: TokenBucket,
         max_clock_skew: float = 300.0,
         retention: float = 7 * 86400.0,
@@ -89,6 +94,10 @@ class Correlator:
         maintenance: MaintenanceCalendar | None = None,
         submissions_tracked: bool = False,
         on_isolated: Callable[[str], None] | None = None,
+        scope_evidence: ScopeLookup = no_scope_evidence,
+        cause_policy: CausePolicy = DEFAULT_POLICY,
+        observe: ObserveEvidence | None = None,
+        scopes: ScopeLedgers | None = None,
     ) -> None:
         self.store = store
         self.sla = sla
@@ -104,6 +113,12 @@ class Correlator:
         #: (window id, phase) this process announced; a restart announces once more (same ids).
         self.announced: set[tuple[str, str]] = set()
         self.on_isolated = on_isolated
+        self.scope_evidence = scope_evidence
+        self.cause_policy = cause_policy
+        #: Group-wide evidence (both or neither): observations out, and the scope ledgers this
+        #: worker owns, which then decide ``degraded`` instead of the per-worker ``outages``.
+        self.observe = observe
+        self.scopes = scopes
         self._backoff: dict[int, float] = {}
         self._retry_at: dict[int, float] = {}
         self.watermarks = AckWatermarks()
@@ -121,6 +136,10 @@ class Correlator:
             old, issued, now=now, sla=thresholds, partition=partition,
             max_future_skew=self.max_clock_skew, retention=self.retention)
         await self._apply(issued.invoice_id, partition, old, new, alerts)
+        if (self.observe is not None and not self.submissions_tracked and new is not None
+                and new.is_issued and (old is None or not old.is_issued)):
+            # Uploads untracked: each issued invoice stands for one, so ack silences still show.
+            self.observe(new, Observation("submitted", now))
 
     async def on_ack(self, ack: Ack, partition: int, offset: int) -> None:
         """The tax platform answered for an invoice."""
@@ -129,6 +148,8 @@ class Correlator:
         new, alerts = rules.on_ack(old, ack, now=now, partition=partition,
                                    retention=self.retention)
         await self._apply(ack.invoice_id, partition, old, new, alerts)
+        if self.observe is not None and new is not None:
+            self.observe(new, Observation("answered", now))
         # Only once its effect is in the table does the ack count as read.
         self.watermarks.observe_offset(partition, offset)
 
@@ -141,10 +162,14 @@ class Correlator:
 
     async def on_submitted(self, submission: Submission, partition: int) -> None:
         """An upload attempt: the record keeps the latest (what a probable cause reads)."""
+        now = self.clock()
         old = self._load(submission.invoice_id)
-        new, alerts = rules.on_submitted(old, submission, now=self.clock(), partition=partition,
+        new, alerts = rules.on_submitted(old, submission, now=now, partition=partition,
                                          retention=self.retention)
         await self._apply(submission.invoice_id, partition, old, new, alerts)
+        if self.observe is not None and new is not None:
+            self.observe(new, Observation("submitted", now,
+                                          failed=submission.transport_error is not None))
 
     def on_ack_read(self, partition: int, offset: int) -> None:
         """The ack-topic record at ``offset`` was handled (applied, dead-lettered or failed):
@@ -176,29 +201,21 @@ class Correlator:
         self._backoff.pop(partition, None)
         if partition == 0:
             await self._announce_maintenance(now)
-        outage_alerts = self.outages.evaluate(now)
-        if outage_alerts:
-            await self.emit(outage_alerts)
-            if self.on_transition is not None:
-                self.on_transition(Transition(None, None, outage_alerts, None))
+        if self.scopes is not None:  # emits them itself, before the ledgers are written
+            outage_alerts = await self.scopes.evaluate(partition, now, self.emit)
+        elif self.outages is not None:
+            outage_alerts = self.outages.evaluate(now)
+            if outage_alerts:
+                await self.emit(outage_alerts)
+        else:
+            outage_alerts = []
+        if outage_alerts and self.on_transition is not None:
+            self.on_transition(Transition(None, None, outage_alerts, None))
 
-    def _explain(self, now: float) -> rules.Explain | None:
-        """Names the declared window an unsynced invoice waited through. The other causes need
-        the group-wide scope evidence, which the worker does not gather yet (docs/causes.md):
-        without it, no probable cause is better than a wrong one."""
-        calendar = self.maintenance
-        if calendar is None:
-            return None
-
-        def explain(state: InvoiceState, window: MaintenanceWindow | None) -> Cause | None:
-            if window is None:
-                window = calendar.overlapping(state.region_code, state.source_system,
-                                              state.issued_at or now, now)
-            if window is None or (self.submissions_tracked and not state.is_submitted):
-                return None
-            return window_cause(window, now)
-
-        return explain
+    def _explain(self, now: float) -> rules.Explain:
+        """The probable cause of an invoice about to be alerted unsynced (explain.py)."""
+        return explainer(now, lookup=self.scope_evidence, policy=self.cause_policy,
+                         submissions_tracked=self.submissions_tracked, calendar=self.maintenance)
 
     async def _announce_maintenance(self, now: float) -> None:
         """One ``maintenance`` alert when a declared window starts and one when it ends, sent
@@ -263,8 +280,11 @@ class Correlator:
         await self._apply(invoice_id, partition, old, new, alerts, popped=True)
         for alert in alerts:
             if alert.kind == "unsynced" and alert.severity == "warning":
-                self.outages.observe_due(
-                    old.region_code or "", old.source_system or "", unsynced=True, at=now)
+                if self.outages is not None:
+                    self.outages.observe_due(
+                        old.region_code or "", old.source_system or "", unsynced=True, at=now)
+                if self.observe is not None:
+                    self.observe(new or old, Observation("due", now, unsynced=True))
 
     def _reschedule(self, index: DeadlineIndex, invoice_ids: Sequence[str]) -> None:
         for invoice_id in invoice_ids:
@@ -340,7 +360,9 @@ class Correlator:
 
     def degraded(self) -> list[tuple[Scope, str]]:
         """(scope, value) of the outage episodes now open."""
-        return self.outages.active()
+        if self.scopes is not None:
+            return self.scopes.active()
+        return [] if self.outages is None else self.outages.active()
 
     # -- state ----------------------------------------------------------------------------
 
@@ -414,9 +436,14 @@ class Correlator:
             await self.emit(alerts)
         sync = rules.synced_transition(old, new)
         if sync is not None:
-            observe = (self.outages.observe_synced_in_time if sync.in_time
-                       else self.outages.observe_synced_late)
-            observe(sync.region_code, sync.source_system, at=self.clock())
+            now = self.clock()
+            if self.outages is not None:
+                observe = (self.outages.observe_synced_in_time if sync.in_time
+                           else self.outages.observe_synced_late)
+                observe(sync.region_code, sync.source_system, at=now)
+            synced = new or old
+            if self.observe is not None and synced is not None:
+                self.observe(synced, Observation("due" if sync.in_time else "late", now))
         if new != old:
             if new is None:
                 self.store.pop(invoice_id, None)

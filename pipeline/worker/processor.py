@@ -31,6 +31,7 @@ from pipeline.settings import Settings
 from pipeline.worker import killpoint
 from pipeline.worker.correlator import Correlator
 from pipeline.worker.failures import is_infrastructure, next_backoff
+from pipeline.worker.ledgers import EvidenceOutbox, ScopeLedgers
 from pipeline.worker.outputs import Outputs
 from pipeline.worker.store import BatchInHand, BatchStore, PartitionBatch
 from pipeline.worker.wire import to_ack, to_action, to_issued, to_submission
@@ -57,7 +58,9 @@ class BatchProcessor:
     def __init__(self, *, settings: Settings, metrics: Metrics, correlator: Correlator,
                  store: BatchStore, in_hand: BatchInHand, outputs: Outputs,
                  committed_ack_offset: Callable[[int], int | None],
-                 request_sample: Callable[[list[int]], None]) -> None:
+                 request_sample: Callable[[list[int]], None],
+                 evidence: EvidenceOutbox | None = None,
+                 scopes: ScopeLedgers | None = None) -> None:
         self._settings = settings
         self._metrics = metrics
         self._correlator = correlator
@@ -69,6 +72,10 @@ class BatchProcessor:
         #: Has ack partitions' end offsets asked of the broker in the background: a watermark
         #: sample (endoffsets.py). Never awaited here: the agent must not wait on the broker.
         self._request_sample = request_sample
+        #: Group-wide scope evidence (pipeline/worker/ledgers.py): what batches observed goes
+        #: out before they are persisted; the evidence topic's records fold into the ledgers.
+        self._evidence = evidence
+        self._scopes = scopes
         self._due_checked: dict[int, float] = {}
         self._sweep_from: dict[int, bytes | None] = {}
         self._event_counters: dict[tuple[str, str], Any] = {}
@@ -91,6 +98,8 @@ class BatchProcessor:
                 self.next_offsets[topic, partition] = records[-1].offset + 1
                 await self._fire_due_between_ticks(partition)
             await self._persist(batch)
+            if self._evidence is not None:  # what batches observed, every half second
+                await self._evidence.flush_due(time.monotonic())
         finally:
             self._in_hand.hold(None)
 
@@ -150,6 +159,9 @@ class BatchProcessor:
                 await asyncio.sleep(delay)
 
     async def _dispatch(self, record: Any) -> None:
+        if self._scopes is not None and record.topic == self._settings.topic_evidence:
+            self._scopes.on_evidence(record.key.decode(), record.value)
+            return
         if record.topic == self._settings.topic_actions:
             action = await self._admit(record, intake.classify("action", record.key,
                                                                record.value))

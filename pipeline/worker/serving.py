@@ -13,6 +13,7 @@ import faust
 
 from pipeline.metrics import Metrics
 from pipeline.settings import Settings
+from pipeline.worker.declared import DeclaredWindows
 from pipeline.worker.guard import Routes
 from pipeline.worker.store import BatchStore
 
@@ -26,6 +27,8 @@ class ServedWorker(Protocol):
     table: Any  # the faust table: its name routes key lookups
     issued: Any  # the faust topic whose partitions say who owns an invoice
     actions: Any  # the faust topic operators' close/reopen actions are sent to
+    maintenance_topic: Any  # the faust topic maintenance declarations are sent to
+    declared: DeclaredWindows  # the maintenance windows in force on this worker
     batch_store: BatchStore
     routes: Routes  # the operator API's routes and the roles they need (worker/guard.py)
 

@@ -50,5 +50,7 @@ def register_views(worker: ServedWorker) -> None:
 
     from pipeline.worker.actions_api import register_actions
     from pipeline.worker.api import register_api
+    from pipeline.worker.maintenance_api import register_maintenance
 
     register_actions(worker, register_api(worker))
+    register_maintenance(worker)

@@ -68,7 +68,9 @@ async def test_a_planned_upgrade_raises_two_maintenance_alerts_not_a_storm() -> 
     await tick_until(c, clock, T0 + 195, range(2))  # the window still open
     kinds = [(a.kind, a.invoice_id) for a in sink.sent]
     assert kinds == [("unsynced", "inv-99"), ("maintenance", "")]
-    assert sink.sent[0].probable_cause is None  # before the window: nothing known
+    # Before the window, untracked, no scope evidence: the worker says it cannot tell.
+    cause = sink.sent[0].probable_cause
+    assert cause is not None and cause.code == "unknown"
     assert decode(store["inv-5"]).flags & Flag.DEFERRED
     await tick_until(c, clock, T0 + 260, range(2))
     later = sink.sent[2:]
@@ -79,8 +81,8 @@ async def test_a_planned_upgrade_raises_two_maintenance_alerts_not_a_storm() -> 
     assert all(a.deadline_at == T0 + 230 for a in unsynced)
     assert all(a.probable_cause is not None and a.probable_cause.code == "platform_maintenance"
                for a in unsynced)
-    # What the unsynced-by-cause gauge shows: 29 waited through the window, 1 named nothing.
-    assert c.pending.causes == {"platform_maintenance": 29, "none": 1}
+    # What the unsynced-by-cause gauge shows: 29 waited through the window, 1 before it (unknown).
+    assert c.pending.causes == {"platform_maintenance": 29, "unknown": 1}
     # A restarted worker announces the window's alerts once more, with the same ids.
     again = Sink()
     restarted = correlator(clock, again, store)
@@ -108,5 +110,6 @@ async def test_a_never_uploaded_invoice_is_not_blamed_on_the_window() -> None:
     await c.on_submitted(Submission("inv-2", "s-2", T0 + 51, "leqi", "up/3.2.1", 1), 1)
     await tick_until(c, clock, T0 + 240, range(1, 2))
     causes = {a.invoice_id: a.probable_cause for a in sink.sent if a.kind == "unsynced"}
-    assert causes["inv-1"] is None
+    cause = causes["inv-1"]  # never uploaded: not the window's fault
+    assert cause is not None and cause.code == "not_submitted"
     assert causes["inv-2"] is not None and causes["inv-2"].code == "platform_maintenance"

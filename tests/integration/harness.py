@@ -80,6 +80,8 @@ class Stack:
             "INVOICE_SYNC_TOPIC_DLQ": self.topics["dlq"],
             "INVOICE_SYNC_TOPIC_TICKS": f"{self.prefix}.ticks",
             "INVOICE_SYNC_TOPIC_ACTIONS": self.topics["actions"],
+            "INVOICE_SYNC_TOPIC_EVIDENCE": f"{self.prefix}.evidence",
+            "INVOICE_SYNC_TOPIC_MAINTENANCE": f"{self.prefix}.maintenance",
             "INVOICE_SYNC_PARTITIONS": "4",
             "INVOICE_SYNC_DATA_DIR": str(self.tmp / name / "state"),
             "INVOICE_SYNC_WEB_PORT": str(port),

@@ -14,11 +14,17 @@ from pipeline.correlation.evidence import (
     Observation,
     ScopeLedger,
     decode_ledger,
+    decode_runs,
     encode_ledger,
+    encode_runs,
     evaluate,
     invoice_evidence,
     ledger_key,
+    ledger_partition,
     observe,
+    observe_run,
+    parse_ledger_key,
+    runs,
     scope_keys,
     summary,
 )
@@ -173,3 +179,45 @@ def test_policy_validation() -> None:
         LedgerPolicy(window_seconds=0)
     with pytest.raises(ValueError):
         LedgerPolicy(recover_share=0.6, share=0.5)
+
+
+def test_observations_travel_as_runs_that_fold_to_the_same_ledger() -> None:
+    rng = random.Random(7)
+    kinds = ("due", "late", "submitted", "answered")
+    for _ in range(200):
+        at, observations = T0, []
+        for _ in range(rng.randrange(1, 60)):
+            at += rng.choice((0.0, 0.5, 7.0, 40.0))  # same bucket, or the next ones
+            observations.append(Observation(rng.choice(kinds), at,  # type: ignore[arg-type]
+                                            unsynced=rng.random() < 0.5,
+                                            failed=rng.random() < 0.3))
+        observations = [o if o.kind == "due" else replace(o, unsynced=False)
+                        for o in observations]
+        observations = [o if o.kind == "submitted" else replace(o, failed=False)
+                        for o in observations]
+        start = fold([Observation("answered", T0 - 100)]) if rng.random() < 0.5 else None
+        found = decode_runs(encode_runs(runs(observations, policy=POLICY)))
+        folded = start or ScopeLedger()
+        for run in found:
+            folded = observe_run(folded, run, policy=POLICY)
+        assert folded == fold(observations, start), observations
+    burst = [Observation("submitted", T0 + i * 0.01) for i in range(1000)]
+    assert len(runs(burst, policy=POLICY)) == 1  # a burst of uploads is one record
+
+
+def test_a_corrupt_evidence_record_is_refused() -> None:
+    for bad in (b"{", b'{"v": 2, "r": []}', b'{"v": 1, "r": [["x", 1, 1, 1, 0, 0]]}', b"[]",
+                b'{"v": 1, "r": [["d", 1, 1, 0, 0, 0]]}', b'{"v": 1, "r": [["d", 1, 1]]}'):
+        with pytest.raises(ValueError):
+            decode_runs(bad)
+
+
+def test_a_ledger_key_has_one_partition_and_names_its_scope() -> None:
+    keys = [ledger_key("region_code", f"{r}0000") for r in range(11, 66)]
+    partitions = {key: ledger_partition(key, 6) for key in keys}
+    assert partitions == {key: ledger_partition(key, 6) for key in keys}  # stable
+    assert set(partitions.values()) == set(range(6))  # spread over every partition
+    assert parse_ledger_key("client_version:up/2.9:beta") == ("client_version", "up/2.9:beta")
+    assert parse_ledger_key("platform:") == ("platform", "")
+    with pytest.raises(ValueError):
+        parse_ledger_key("seller:913501")

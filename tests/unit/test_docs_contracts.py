@@ -85,5 +85,6 @@ def test_topics_page_lists_every_topic_the_worker_uses() -> None:
     names = {cell.split("`")[0].strip() for cell in documented}
     settings = Settings()
     faust_topics = {f"{settings.app_id}-invoices-changelog",
+                    f"{settings.app_id}-scope_ledgers-changelog",
                     f"{settings.app_id}-__assignor-__leader"}
     assert set(topic_names(settings).values()) | faust_topics == names

@@ -23,7 +23,8 @@ FILES = [schema_file_name(event_type) for event_type in ALL_SCHEMAS]
 def test_file_names() -> None:
     assert FILES == ["invoice.issued.schema.json", "invoice.submitted.schema.json",
                      "tax.acknowledged.schema.json", "invoice.sync.alert.schema.json",
-                     "invoice.sync.action.schema.json", "sla-rules.schema.json"]
+                     "invoice.sync.action.schema.json", "invoice.sync.maintenance.schema.json",
+                     "sla-rules.schema.json"]
 
 
 @pytest.mark.parametrize("name", FILES)
