@@ -255,14 +255,12 @@ def next_due(state: InvoiceState) -> float | None:
     For pending and rejected invoices, the earliest deadline not yet alerted (the adapter
     must also wait for the watermark); otherwise the expiry time.
     """
-    if not state.is_issued or state.is_synced or state.is_closed:
+    # The properties spelled out (not issued, synced, closed): a restart asks this of every
+    # record, every event of two.
+    flags = state.flags
+    if state.issued_at is None or state.ack_status in SYNCED_STATUSES or flags & Flag.CLOSED:
         return state.expires_at
-    due = [
-        at
-        for at, flag in ((state.warn_at, Flag.WARNED), (state.critical_at, Flag.ESCALATED))
-        if at is not None and not state.flags & flag
-    ]
-    return min(due, default=None)
+    return _earliest_unalerted(state, flags)
 
 
 def next_deadline(state: InvoiceState) -> float | None:
@@ -272,9 +270,22 @@ def next_deadline(state: InvoiceState) -> float | None:
     deadlines in memory but finds expired records by sweeping its table, so its memory grows
     with the invoices waiting for an answer, not with everything kept for the retention period.
     """
-    if not state.is_issued or state.is_synced or state.is_closed:
+    flags = state.flags
+    if state.issued_at is None or state.ack_status in SYNCED_STATUSES or flags & Flag.CLOSED:
         return None
-    return next_due(state)
+    return _earliest_unalerted(state, flags)
+
+
+def _earliest_unalerted(state: InvoiceState, flags: int) -> float | None:
+    # min() of the deadlines not alerted yet, as min([warn, critical]) picks: the first unless
+    # the second is smaller.
+    warn = None if flags & Flag.WARNED else state.warn_at
+    critical = None if flags & Flag.ESCALATED else state.critical_at
+    if warn is None:
+        return critical
+    if critical is None:
+        return warn
+    return critical if critical < warn else warn
 
 
 def is_expired(state: InvoiceState, now: float) -> bool:
