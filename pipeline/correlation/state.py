@@ -256,6 +256,7 @@ _VERSIONS = frozenset({1, FORMAT_VERSION, SUBMISSION_FORMAT_VERSION})
 # event encodes one, so nothing here builds a format string or a dict per record.
 _FLOAT_RUNS = tuple(struct.Struct(f"<{n}d") for n in range(9))  # the mask byte may claim 8
 _SEEN_RUNS: dict[int, struct.Struct] = {}
+_HEAD_RUNS: dict[tuple[int, int], struct.Struct] = {}
 _U16 = struct.Struct("<H")
 _POPCOUNT = tuple(bin(mask).count("1") for mask in range(256))
 # Per mask byte: picks the seven floats of _FLOATS out of (present floats..., None), an absent
@@ -273,6 +274,13 @@ _CHANNEL_BY_CODE = {code: channel for channel, code in _CHANNEL_CODES.items()}
 _SUBMISSION = struct.Struct("<BHd")
 #: submitted_at when absent in a version 3 record: NaN (never a real time).
 _NO_TIME = float("nan")
+
+
+def _head_run(floats: int, seen: int) -> struct.Struct:
+    run = _HEAD_RUNS.get((floats, seen))
+    if run is None:
+        run = _HEAD_RUNS[floats, seen] = struct.Struct(f"<BBIHB{floats}dB{seen}Q")
+    return run
 
 
 def _seen_run(n: int) -> struct.Struct:
@@ -293,13 +301,12 @@ def encode(state: InvoiceState) -> bytes:
             | (floats[5] is not None) << 5 | (floats[6] is not None) << 6)
     seen = state.seen
     submission = state.has_submission
+    # Header, floats and seen ids in one pack (a Struct per float and id count).
     parts = [
-        _HEADER.pack(
+        _head_run(len(present), len(seen)).pack(
             SUBMISSION_FORMAT_VERSION if submission else FORMAT_VERSION,
-            _STATUS_CODES[state.ack_status], state.partition, state.flags, mask
-        ),
-        _FLOAT_RUNS[len(present)].pack(*present),
-        _seen_run(len(seen)).pack(len(seen), *seen),
+            _STATUS_CODES[state.ack_status], state.partition, state.flags, mask,
+            *present, len(seen), *seen),
     ]
     # The strings inline (a call per string was a tenth of the encode).
     append = parts.append

@@ -448,7 +448,7 @@ class Correlator:
             synced = new or old
             if self.observe is not None and synced is not None:
                 self.observe(synced, Observation("due" if sync.in_time else "late", now))
-        if new != old:
+        if new is not old and new != old:  # ``is`` first: most rules return the same object
             if new is None:
                 self.store.pop(invoice_id, None)
             else:
