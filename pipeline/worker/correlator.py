@@ -454,7 +454,9 @@ class Correlator:
             else:
                 self.store[invoice_id] = encode(new)
             self.pending.update(partition, old, new)
-        index = self.deadlines.setdefault(partition, DeadlineIndex())
+        index = self.deadlines.get(partition)
+        if index is None:  # not setdefault: that would build an index (a SortedList) per event
+            index = self.deadlines[partition] = DeadlineIndex()
         index.schedule(invoice_id, None if new is None else rules.next_deadline(new),
                        was=None if old is None or popped else rules.next_deadline(old))
         if self.on_transition is not None:
