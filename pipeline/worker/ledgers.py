@@ -4,11 +4,12 @@ Each worker sees a share of every region, source system and client version; the 
 (pipeline/correlation/evidence.py) must be the group's. So:
 
 - :class:`EvidenceOutbox`: what the worker observed (deadlines due, late syncs, uploads, answers)
-  goes out at most every ``FLUSH_SPACING`` seconds, one record per scope value touched, to the
-  evidence topic, on the partition fixed by the scope's key (``ledger_partition``). Per batch it
-  doubled the batches the agent handles (each came back as evidence records) and cost a round
-  trip per batch: alert lateness in ``make bench --quick`` went from 12-17 s to 27-39 s p50. A
-  crash loses what was observed since the last flush (docs/causes.md, limits);
+  goes out at most every ``FLUSH_SPACING`` seconds, one record per scope value touched (its
+  observations as runs: a burst of uploads is one run), to the evidence topic, on the partition
+  fixed by the scope's key (``ledger_partition``). Sent per batch, it doubled the batches the
+  agent handles (each came back as evidence records) and added a round trip per batch (alert
+  lateness in ``make bench --quick`` 27-39 s p50 against main's 12-17 s, a noisy shared machine).
+  A crash loses what was observed since the last send (docs/causes.md, limits);
 - :class:`ScopeLedgers`: the evidence topic is one more co-partitioned input of the single agent,
   so the worker owning partition *p* folds the observations of the scopes keyed to *p* into their
   ledgers, in a faust table (RocksDB + changelog: durable across restarts, moved with the
