@@ -272,10 +272,12 @@ def _live(run: Run, args: argparse.Namespace, worker: BenchWorker) -> dict[str, 
     # apart as quiet_max_seconds.
     values: list[float] = []
     quiet: list[float] = []
+    series: list[tuple[float, float]] = []
     for alert in ours:
         deadline = datetime.fromisoformat(str(alert["deadline_at"])).timestamp()
         (values if deadline <= live.sustained_until else quiet).append(lateness(alert))
-    result = {"p50_seconds": round(percentile(values, 0.50), 3),
+        series.append((deadline, lateness(alert)))
+    result: dict[str, Any] = {"p50_seconds": round(percentile(values, 0.50), 3),
               "p99_seconds": round(percentile(values, 0.99), 3),
               "max_seconds": round(max(values), 3), "alerts": len(values),
               "quiet_alerts": len(quiet),
@@ -283,6 +285,8 @@ def _live(run: Run, args: argparse.Namespace, worker: BenchWorker) -> dict[str, 
               "rate_events_per_second": round(live.events / live.seconds),
               "seconds": round(live.seconds, 1), "warn_after_seconds": LIVE_WARN_AFTER,
               "other_alerts": len(alerts) - len(ours)}
+    if getattr(args, "series", False):  # benchmarks.lateness --series: (deadline, lateness)
+        result["series"] = sorted(series)
     print(f"lateness p50 {result['p50_seconds']}s p99 {result['p99_seconds']}s "
           f"over {len(values)} alerts at {result['rate_events_per_second']} events/s",
           flush=True)

@@ -40,7 +40,7 @@ from pipeline.topics import MAX_MESSAGE_BYTES
 from pipeline.worker.correlator import Correlator, Transition
 from pipeline.worker.declared import DeclaredWindows
 from pipeline.worker.delivery import DeliveryTracker
-from pipeline.worker.endoffsets import EndOffsetSampler
+from pipeline.worker.endoffsets import EndOffsetClient, EndOffsetSampler
 from pipeline.worker.follow import follow
 from pipeline.worker.guard import Routes, guard
 from pipeline.worker.ledger_view import LedgerView
@@ -53,7 +53,12 @@ from pipeline.worker.transport import batch_topics, broker_url, mark_processed, 
 
 log = get_logger(__name__)
 
-PRODUCER_LINGER_MS = 5
+#: No linger: every send of the batched worker is awaited by the single agent (a batch's
+#: changelog, which the batch store builds as one producer batch; alerts; dead letters), so a
+#: linger only adds its length to each wait: 5 ms (the per-record worker's setting, which let
+#: per-record changelog sends share requests) cost ~5 ms per batch and per deadline pass and
+#: measurably lengthened the agent's lag behind its inputs (docs/watermark.md, issue 11).
+PRODUCER_LINGER_MS = 0
 PRODUCER_BATCH_BYTES = 1024 * 1024
 
 
@@ -111,8 +116,6 @@ class InvoiceSyncApp:
             broker_request_timeout=max(40.0, s.session_timeout + 10),
             broker_commit_interval=1.0,
             producer_acks=-1,
-            # Every table write is a changelog record: let them share produce requests instead
-            # of waiting for one small batch per partition per round trip (docs/performance.md).
             producer_linger_ms=PRODUCER_LINGER_MS,
             producer_max_batch_size=PRODUCER_BATCH_BYTES,
             producer_max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,
@@ -194,8 +197,10 @@ class InvoiceSyncApp:
             scopes=scopes,
         )
         self.delivery = DeliveryTracker()
+        # Its own connection: faust's consumer.highwaters waits behind the fetches.
+        self.end_offset_client = EndOffsetClient(aiokafka_options(s))
         self.end_offsets = EndOffsetSampler(
-            self.correlator.watermarks, lambda *tps: self.app.consumer.highwaters(*tps),
+            self.correlator.watermarks, self.end_offset_client,
             topic=s.topic_acknowledged, settle=s.reconnect_settle)
         self.rebuild = IndexRebuild(
             self.correlator, active=self.active_partitions,
@@ -206,8 +211,9 @@ class InvoiceSyncApp:
             settings=s, metrics=metrics, correlator=self.correlator, store=self.batch_store,
             in_hand=in_hand, outputs=outputs,
             committed_ack_offset=lambda p: self._committed(TP(s.topic_acknowledged, p)),
-            sample_end_offsets=self.end_offsets.sample, evidence=evidence, scopes=scopes)
+            request_sample=self.end_offsets.request, evidence=evidence, scopes=scopes)
         cast(Any, self.app.on_partitions_assigned).connect(self._on_assigned)
+        cast(Any, self.app.on_before_shutdown).connect(self._on_shutdown)
         self.app.agent(self.source, name="correlate", concurrency=1)(self._correlate)
         self.app.timer(s.tick_interval, name="tick")(self._send_ticks)
         self.app.task(self._follow_ledgers)
@@ -266,6 +272,11 @@ class InvoiceSyncApp:
         self.delivery.install(self.app.producer.buffer)
         ticks = self.settings.topic_ticks
         self.rebuild.on_assigned({tp.partition for tp in assigned if tp.topic == ticks})
+
+    async def _on_shutdown(self, sender: Any, **kwargs: Any) -> None:
+        # faust has stopped its consumer: no more deadline checks ask for samples.
+        await self.end_offsets.close()
+        await self.end_offset_client.stop()
 
     def state_rebuilt(self) -> bool:
         """The derived indexes are complete for the current assignment (rebuilt in slices on

@@ -41,8 +41,9 @@ log = get_logger(__name__)
 E = TypeVar("E", InvoiceIssued, InvoiceSubmitted, TaxAcknowledged, InvoiceAction)
 
 #: While events flow, a partition's due deadlines are also checked between ticks, at most this
-#: often (seconds): an alert then waits for the next batch, not for the next tick.
-DUE_CHECK_SPACING = 0.1
+#: often (seconds): an alert then waits for the next batch, not for the next tick. A check that
+#: finds the watermark behind costs a dict lookup and, at most this often, a sample request.
+DUE_CHECK_SPACING = 0.05
 #: Records of a partition checked for expiry per tick (synced past retention, held acks):
 #: 500/s per partition walks a 10-million-record worker table in under an hour.
 SWEEP_PER_TICK = 500
@@ -57,7 +58,7 @@ class BatchProcessor:
     def __init__(self, *, settings: Settings, metrics: Metrics, correlator: Correlator,
                  store: BatchStore, in_hand: BatchInHand, outputs: Outputs,
                  committed_ack_offset: Callable[[int], int | None],
-                 sample_end_offsets: Callable[[list[int]], Awaitable[bool]],
+                 request_sample: Callable[[list[int]], None],
                  evidence: EvidenceOutbox | None = None,
                  scopes: ScopeLedgers | None = None) -> None:
         self._settings = settings
@@ -68,8 +69,9 @@ class BatchProcessor:
         self._outputs = outputs
         #: The group's committed offset of an ack partition, as faust loaded it on assignment.
         self._committed_ack_offset = committed_ack_offset
-        #: Asks the broker for ack partitions' end offsets: a watermark sample (endoffsets.py).
-        self._sample_end_offsets = sample_end_offsets
+        #: Has ack partitions' end offsets asked of the broker in the background: a watermark
+        #: sample (endoffsets.py). Never awaited here: the agent must not wait on the broker.
+        self._request_sample = request_sample
         #: Group-wide scope evidence (pipeline/worker/ledgers.py): what batches observed goes
         #: out before they are persisted; the evidence topic's records fold into the ledgers.
         self._evidence = evidence
@@ -235,9 +237,14 @@ class BatchProcessor:
             return
         committed = self._committed_ack_offset(partition)
         if self._correlator.watermark(partition, committed=committed, now=time.time()) < due_at:
-            # The last sample (the tick's) predates the deadline: a fresh one lets a caught-up
-            # worker fire now rather than at the next tick.
-            await self._sample_end_offsets([partition])
+            # The last sample (the tick's) predates the deadline: a fresh one, taken in the
+            # background, lets a caught-up worker fire at one of the next checks rather than at
+            # the next tick. Awaiting it here held the whole agent for the round trip (0.5-1.5 s
+            # through faust's consumer thread), so the worker fell behind and every check
+            # found the watermark behind again (docs/watermark.md, issue 11). Nothing can fire
+            # before it is reached: the tick's work (outages, maintenance) waits for the tick.
+            self._request_sample([partition])
+            return
         try:
             await self._deadline_work(partition)
         except asyncio.CancelledError:

@@ -26,6 +26,15 @@ batch therefore counts as acked only once the agent has called :func:`mark_proce
 skipped one is released (so a rebalance's wait for unacked messages does not hang) but not
 recorded, and the seek to committed offsets that ends every rebalance fetches it again.
 
+faust also drops delivered batches silently: every ``app.flow_control.resume()`` (the end of a
+table recovery, of a rebalance) clears the stream queues, and what they held is never acked and
+never read again unless a seek to committed offsets follows. When the group has no committed
+offset yet there is none, so the records were lost for good (found by the SIGKILL-after-changelog
+test: after the restart's changelog recovery, the fetches made while recovery ended vanished).
+This driver registers itself with the flow control: when the queues are cleared, every partition
+with a delivered, unprocessed batch is read again from that batch's first offset. And with no
+committed offset, the run faust may commit must start at the first offset ever delivered.
+
 This relies on private parts of faust 0.15.3 (pinned exactly in pyproject.toml):
 ``Consumer._wait_next_records``, ``_read_offset``, ``_gap``, ``_add_gap``,
 ``_buffered_partitions``, ``_to_message``. tests/unit/test_faust_internals.py fails loudly when
@@ -36,7 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -48,6 +57,13 @@ SCHEME = "batchkafka"
 #: Upper bound of records in one batch: ~50 ms of the worker's per-record work (~10 us), so a
 #: draining backlog still lets due deadlines and ticks through every few tens of milliseconds.
 DEFAULT_MAX_RECORDS = 5000
+#: Longest wait (seconds) for fetched records in one call (faust's drain loop asks for 1 s).
+#: The wait returns early only on records of partitions that were active when it began: a
+#: partition faust paused meanwhile because the agent's queue was full (flow control), then
+#: resumed, sat with its records fetched until the wait ran out. Measured under a live stream:
+#: idle gaps of the agent followed by batches whose records were 1.0 s old, about once a second
+#: (alert lateness of ~1 s; docs/watermark.md). Shorter waits pick resumed partitions up.
+FETCH_WAIT = 0.05
 #: Seconds a partition's commit may stay stuck below records already processed before its
 #: records are read again from the committed offset (see BatchConsumer._repair_hole).
 HOLE_REPAIR_AFTER = 5.0
@@ -102,29 +118,42 @@ class BatchConsumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         self._refetch: list[asyncio.Future[None]] = []  # seeks back after skipped batches
         self._hole_since: dict[TP, float] = {}
+        #: Batches yielded to faust and not yet acked, per partition (see _on_queues_cleared).
+        self._outstanding: dict[TP, set[BatchMessage]] = {}
+        #: The lowest offset delivered per partition: where the commit run must start while
+        #: the group has no committed offset for it.
+        self._first_delivered: dict[TP, int] = {}
+        self._queues_cleared = _QueuesCleared(self._on_queues_cleared)
+        # mode types the argument as a FlowControlQueue; it only ever calls ``clear()``.
+        self.app.flow_control.manage_queue(cast(Any, self._queues_cleared))  # held weakly
 
     # faust's signature, timeout included
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:  # noqa: ASYNC109
-        records, active_partitions = await self._wait_next_records(timeout)
+        records, active_partitions = await self._wait_next_records(min(timeout, FETCH_WAIT))
         app = self.app
         generation_id = app.consumer_generation_id
         if records is None or self.should_stop:
             return
+        batched: frozenset[str] = getattr(app, _BATCH_TOPICS_ATTR, frozenset())
         if not self.flow_active:
-            # As faust's getmany: records fetched while flow stopped are dropped and re-read.
+            # As faust's getmany: records fetched while flow stopped are dropped and re-read
+            # (its seek to committed offsets does nothing where the group has none yet).
             try:
                 await self.perform_seek()
             except Exception as exc:
                 self.log.warning(f"exception performing seek when flow not active {exc}")
+            self._read_again(records, batched)
             return
-        batched: frozenset[str] = getattr(app, _BATCH_TOPICS_ATTR, frozenset())
         limit: int = getattr(app, _MAX_RECORDS_ATTR, DEFAULT_MAX_RECORDS)
         to_message = self._to_message
-        for tp, tp_records in records.items():
+        fetched = list(records.items())
+        for index, (tp, tp_records) in enumerate(fetched):
             if not self.flow_active or app.consumer_generation_id != generation_id:
+                self._read_again(dict(fetched[index:]), batched)
                 break
             if not (active_partitions is None or tp in active_partitions
                     or tp in self._buffered_partitions):
+                self._read_again({tp: tp_records}, batched)
                 continue
             app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             if tp.topic not in batched:
@@ -138,9 +167,54 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 # read offset before the seek re-fetched its records): batches are never
                 # dropped, records processed twice are harmless (at-least-once).
                 self._read_offset[tp] = None
-                yield tp, self._batch_message(tp, chunk)
+                message = self._batch_message(tp, chunk)
+                self._outstanding.setdefault(tp, set()).add(message)
+                self._note_delivered(tp, message.first_offset)
+                yield tp, message
 
-    def _batch_message(self, tp: TP, chunk: list[Any]) -> ConsumerMessage:
+    def _note_delivered(self, tp: TP, offset: int) -> None:
+        first = self._first_delivered.get(tp)
+        if first is None or offset < first:
+            self._first_delivered[tp] = offset
+
+    def _read_again(self, records: Mapping[TP, Sequence[Any]], batched: frozenset[str]) -> None:
+        """Fetched records of batch topics that are not delivered: their partitions are read
+        again from the first of them (the fetch position is already past them)."""
+        for tp, tp_records in records.items():
+            if tp.topic in batched and tp_records and tp in self.assignment():
+                self._note_delivered(tp, tp_records[0].offset)
+                self._schedule_seek(tp, tp_records[0].offset)
+
+    def _on_queues_cleared(self) -> None:
+        """faust cleared its stream queues (``flow_control.resume()``/``clear()``): a batch
+        they held is gone without an ack and its records lie behind the fetch position. Read
+        every partition with an unacked batch again from its lowest first offset. A batch that
+        was in the agent's hands rather than in a queue is then processed twice: harmless."""
+        for tp, messages in list(self._outstanding.items()):
+            if not messages:
+                continue
+            offset = min(m.first_offset for m in messages)
+            for message in messages:
+                self._unacked_messages.discard(message)  # nothing will ever ack it
+            messages.clear()
+            if tp in self.assignment():
+                self.log.info("stream queues cleared with a batch unprocessed: %r read again "
+                              "from %r", tp, offset)
+                self._schedule_seek(tp, offset)
+
+    def _schedule_seek(self, tp: TP, offset: int) -> None:
+        """Read ``tp`` again from ``offset``, or from lower if something below it must be read
+        again too (seeks run later, in order: the lowest target must not be overtaken)."""
+        committed = self._committed_offset.get(tp)
+        if committed is not None:
+            offset = min(offset, committed)
+        outstanding = self._outstanding.get(tp)
+        if outstanding:
+            offset = min(offset, *(m.first_offset for m in outstanding))
+        self._refetch = [f for f in self._refetch if not f.done()]
+        self._refetch.append(asyncio.ensure_future(self._seek_back(tp, offset)))
+
+    def _batch_message(self, tp: TP, chunk: list[Any]) -> BatchMessage:
         timestamp = chunk[-1].timestamp
         message: BatchMessage = cast(Any, BatchMessage)(
             tp.topic, tp.partition, chunk[-1].offset,
@@ -155,6 +229,9 @@ class BatchConsumer(faust_aiokafka.Consumer):
             plain: bool = super().ack(message)
             return plain
         with ack_lock:  # faust's commit must never see the offset without its gap
+            outstanding = self._outstanding.get(message.tp)
+            if outstanding is not None:
+                outstanding.discard(message)
             if not message.processed:
                 # Skipped by faust's stream (old generation, flow suspended): release it (a
                 # rebalance waits for unacked messages), never record it, and fetch its
@@ -164,9 +241,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 self.log.info("batch skipped by the stream, read again: %r from offset %r",
                               message.tp, message.first_offset)
                 if message.tp in self.assignment():
-                    self._refetch = [f for f in self._refetch if not f.done()]
-                    self._refetch.append(asyncio.ensure_future(
-                        self._seek_back(message.tp, message.first_offset)))
+                    self._schedule_seek(message.tp, message.first_offset)
                 return False
             recorded: bool = super().ack(message)
             return recorded
@@ -213,20 +288,25 @@ class BatchConsumer(faust_aiokafka.Consumer):
         Records processed twice are harmless; a hole would stall the commits for good."""
         now = time.monotonic()
         since = self._hole_since.setdefault(tp, now)
-        committed = self._committed_offset[tp]
-        if now - since < HOLE_REPAIR_AFTER or committed is None or tp not in self.assignment():
+        start = self._run_start(tp)
+        if now - since < HOLE_REPAIR_AFTER or start is None or tp not in self.assignment():
             return
         self._hole_since[tp] = now
         self.log.warning("commit stalled below processed records: %r read again from %r",
-                         tp, committed)
-        self._refetch = [f for f in self._refetch if not f.done()]
-        self._refetch.append(asyncio.ensure_future(self._seek_back(tp, committed)))
+                         tp, start)
+        self._schedule_seek(tp, start)
+
+    def _run_start(self, tp: TP) -> int | None:
+        """The offset the next commit run must start at: the committed offset, or with none
+        yet, the first offset delivered (faust would commit from whatever was acked first)."""
+        committed: int | None = self._committed_offset[tp]
+        return committed if committed is not None else self._first_delivered.get(tp)
 
     def _run_starts_at_commit(self, tp: TP) -> bool:
         """faust lets the run of acked offsets start one past the committed offset (it
-        tolerates a missing first offset); a batch topic's run must start AT it, or a record
-        nobody processed would be committed."""
-        committed = self._committed_offset[tp]
+        tolerates a missing first offset, and any start with no commit yet); a batch topic's
+        run must start AT it, or a record nobody processed would be committed."""
+        committed = self._run_start(tp)
         acked = self._acked[tp]
         if committed is None or not acked or tp.topic not in getattr(
                 self.app, _BATCH_TOPICS_ATTR, frozenset()):
@@ -242,6 +322,17 @@ class BatchConsumer(faust_aiokafka.Consumer):
         if tp.topic in getattr(self.app, _BATCH_TOPICS_ATTR, frozenset()):
             return
         await super()._add_gap(tp, offset_from, offset_to)
+
+
+class _QueuesCleared:
+    """Registered with faust's flow control as if it were a queue: its ``clear()`` is called
+    whenever faust clears the stream queues (mode's ``FlowControlEvent.clear``)."""
+
+    def __init__(self, on_clear: Callable[[], None]) -> None:
+        self._on_clear = on_clear
+
+    def clear(self) -> None:
+        self._on_clear()
 
 
 class Transport(faust_aiokafka.Transport):

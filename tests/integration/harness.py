@@ -65,8 +65,12 @@ class Stack:
             if worker.proc is not None and worker.proc.poll() is None:
                 worker.kill()
         if exc is not None:
-            for worker in self.workers:
-                sys.stderr.write(f"--- worker :{worker.port} log tail ---\n{worker.tail()}\n")
+            self.write_log_tails()
+
+    def write_log_tails(self, lines: int = 120) -> None:
+        """Each worker's last log lines, on stderr (shown in pytest's report of a failure)."""
+        for worker in self.workers:
+            sys.stderr.write(f"--- worker :{worker.port} log tail ---\n{worker.tail(lines)}\n")
 
     def worker_env(self, name: str = "w1", **settings: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("INVOICE_SYNC_")}

@@ -102,14 +102,30 @@ def _record(topic: str, partition: int, offset: int) -> ConsumerRecord[bytes, by
     return ConsumerRecord(topic, partition, offset, 1000, 0, b"k", b"v", None, 1, 1, [])
 
 
-def _consumer_state(topics: list[str]) -> Any:
+def _consumer_state(topics: list[str], assigned: frozenset[TP] = frozenset()) -> Any:
+    """A BatchConsumer's bookkeeping without faust's service; ``seeks`` records the seeks it
+    schedules (tp, offset) instead of running them."""
     app = SimpleNamespace(consumer_generation_id=1)
     batch_topics(app, topics)
-    return SimpleNamespace(
+    state = SimpleNamespace(
         app=app, _gap=defaultdict(IntervalTree), _acked=defaultdict(list),
         _acked_index=defaultdict(set), _committed_offset=defaultdict(lambda: None),
         _unacked_messages=set(), log=SimpleNamespace(info=lambda *args: None),
-        assignment=lambda: set(), _refetch=[], _hole_since={})
+        assignment=lambda: set(assigned), _refetch=[], _hole_since={}, _outstanding={},
+        _first_delivered={}, seeks=[])
+    state._run_start = lambda tp: BatchConsumer._run_start(state, tp)
+    state._schedule_seek = lambda tp, offset: state.seeks.append((tp, offset))
+    return state
+
+
+def _deliver(state: Any, tp: TP, offsets: Any) -> Any:
+    """A batch as getmany yields it: outstanding until acked, its first offset noted."""
+    message = BatchConsumer._batch_message(state, tp, [_record(tp.topic, tp.partition, o)
+                                                       for o in offsets])
+    state._outstanding.setdefault(tp, set()).add(message)
+    BatchConsumer._note_delivered(state, tp, message.first_offset)
+    state._unacked_messages.add(message)
+    return message
 
 
 def test_a_batch_the_agent_did_not_process_is_released_but_never_recorded_as_acked() -> None:
@@ -201,3 +217,28 @@ def test_a_run_that_does_not_start_at_the_committed_offset_commits_nothing() -> 
     later_again = BatchConsumer._batch_message(state, tp, [_record("t", 0, o) for o in (11, 12)])
     _ack(state, later_again)
     assert BatchConsumer._run_starts_at_commit(state, tp) is True
+
+
+def test_with_no_committed_offset_the_run_must_start_at_the_first_offset_delivered() -> None:
+    # A fresh group (nothing committed yet): batch 0..4 is delivered then lost (faust cleared
+    # its queue), batch 5..7 is processed. faust alone would commit 8 and 0..4 would be lost.
+    tp = TP("t", 0)
+    state = _consumer_state(["t"])
+    _deliver(state, tp, range(0, 5))
+    later = _deliver(state, tp, range(5, 8))
+    later.processed = True
+    _ack(state, later)
+    assert BatchConsumer._run_starts_at_commit(state, tp) is False
+    assert BaseConsumer._new_offset(state, tp) == 8  # what faust alone would commit
+
+
+def test_cleared_stream_queues_read_every_partition_with_an_unacked_batch_again() -> None:
+    tp, other, revoked = TP("t", 0), TP("t", 1), TP("t", 2)
+    state = _consumer_state(["t"], assigned=frozenset({tp, other}))
+    lost = [_deliver(state, tp, range(3, 6)), _deliver(state, tp, range(6, 9))]
+    _deliver(state, other, range(40, 42))
+    _deliver(state, revoked, range(7, 9))  # its next owner reads it from the commit
+    BatchConsumer._on_queues_cleared(state)
+    assert sorted(state.seeks) == [(tp, 3), (other, 40)]
+    assert not any(m in state._unacked_messages for m in lost)  # a rebalance must not wait
+    assert not any(state._outstanding.values())
