@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from pipeline.contracts.samples import sample_ack, sample_issued
+from pipeline.contracts.samples import sample_ack, sample_issued, sample_submitted
 from pipeline.localkafka.ports import free_port
 from pipeline.localkafka.testing import running_broker
 from pipeline.worker.process import WaitTimeout, WorkerExited, WorkerProcess, wait_for
@@ -48,32 +48,51 @@ def _stream(now: datetime, launched: datetime) -> list[tuple[float, str, bytes, 
                        orjson.dumps(invoice)))
         return invoice
 
+    def submit(at: float, invoice: dict[str, Any], **kw: Any) -> None:
+        """The uploader's attempt (invoice.submitted): what lets an alert say why."""
+        upload = sample_submitted(invoice["invoice_id"],
+                                  submitted_at=(now + timedelta(seconds=at)).isoformat(),
+                                  client_name=f"{invoice['source_system']}-uploader", **kw)
+        events.append((at, "invoice.submitted", invoice["invoice_id"].encode(),
+                       orjson.dumps(upload)))
+
     def ack(at: float, invoice: dict[str, Any], **kw: Any) -> None:
         answer = sample_ack(invoice["invoice_id"],
                             acknowledged_at=(now + timedelta(seconds=at)).isoformat(), **kw)
         events.append((at, "invoice.acknowledged", invoice["invoice_id"].encode(),
                        orjson.dumps(answer)))
 
-    for seq in range(1, 9):  # the normal case: acknowledged within seconds
-        ack(seq * 0.5 + 2, issue(seq * 0.5, seq))
-    ack(16, issue(1, 20, source_system="erp-shanghai", region_code="310000"))  # late: > 10s
-    forgotten = issue(2, 21)  # operator never submitted
-    issue(2.5, 22, source_system="pos-chaoyang")  # network cut: never reaches the platform
+    for seq in range(1, 9):  # the normal case: uploaded, acknowledged within seconds
+        invoice = issue(seq * 0.5, seq)
+        submit(seq * 0.5 + 0.5, invoice)
+        ack(seq * 0.5 + 2, invoice)
+    late = issue(1, 20, source_system="erp-shanghai", region_code="310000")
+    submit(1.5, late)
+    ack(16, late)  # late: > 10s, then resolves the alert
+    issue(2, 21)  # the operator never submitted it: probable cause not_submitted
+    cut = issue(2.5, 22, source_system="pos-chaoyang")  # network cut on the company's side
+    for attempt in (1, 2, 3):
+        submit(2.5 + attempt, cut, attempt=attempt,
+               transport_error="connect timeout to the platform gateway after 10s")
     rejected = issue(3, 23)
+    submit(3.2, rejected)
     ack(4, rejected, status="rejected")
+    submit(6.5, rejected, attempt=2)
     ack(7, rejected)  # corrected and resubmitted: resolves the rejection
     wrong = issue(3.5, 24)
+    submit(3.8, wrong)
     ack(5, wrong, status="rejected", reason_code="E2041", reason="商品编码与税率不匹配")
     early = sample_issued(seq=25, issued_at=(now + timedelta(seconds=6)).isoformat())
+    submit(5.2, early)
     ack(5.5, early)  # the acknowledgement overtakes its invoice
     events.append((6, "invoice.issued", early["invoice_id"].encode(), orjson.dumps(early)))
     events.append((4.5, "invoice.issued", b"bad", b"{\"invoice_id\": \"bad\", truncated"))
-    del forgotten
     # Issued just before erp-hangzhou's declared maintenance (so its deadline fell inside it),
     # never acknowledged.
     during = sample_issued(seq=26, source_system="erp-hangzhou", region_code="330100",
                            issued_at=(launched - timedelta(seconds=WINDOW_AGO[0] + 5)).isoformat())
     events.append((0.0, "invoice.issued", during["invoice_id"].encode(), orjson.dumps(during)))
+    submit(0.0, during)  # uploaded, but the platform side never answered during the window
     return sorted(events, key=lambda e: e[0])
 
 
@@ -150,6 +169,8 @@ def run_demo(port: int | None = None) -> int:
                    "INVOICE_SYNC_WEB_PORT": str(web_port),
                    "INVOICE_SYNC_ADVERTISED_URL": f"http://127.0.0.1:{web_port}",
                    "INVOICE_SYNC_MAINTENANCE_WINDOWS": str(windows),
+                   # The uploaders' attempts: alerts name not_submitted, submission_failed...
+                   "INVOICE_SYNC_TOPIC_SUBMITTED": "invoice.submitted",
                    "INVOICE_SYNC_LOG_LEVEL": "WARNING"}
             print(f"broker at {broker.bootstrap}; starting the worker (warn_after {WARN_AFTER}s,"
                   f" metrics on http://127.0.0.1:{web_port}/metrics) ...", flush=True)
@@ -159,10 +180,11 @@ def run_demo(port: int | None = None) -> int:
                     wait_for(worker.ready, 120, "the worker to be ready")
                 except (WaitTimeout, WorkerExited) as exc:
                     raise SystemExit(f"{exc}\n{worker.tail()}") from None
-                print("worker ready; playing 16s of invoices and acknowledgements:\n"
-                      "  8 acked in time, 1 acked late, 2 never acked, 2 rejected (1 fixed),"
-                      " 1 ack before its invoice, 1 malformed, 1 issued during erp-hangzhou's"
-                      " declared maintenance\n", flush=True)
+                print("worker ready; playing 16s of invoices, uploads and acknowledgements:\n"
+                      "  8 acked in time, 1 acked late, 1 never submitted, 1 whose uploads"
+                      " failed (network cut), 2 rejected (1 fixed), 1 ack before its invoice,"
+                      " 1 malformed, 1 issued during erp-hangzhou's declared maintenance\n",
+                      flush=True)
                 started = time.monotonic()
 
                 async def both() -> dict[str, int]:

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from .facts import Action
 from .rules import DEFAULT_RETENTION, Decision
-from .state import ACTIONS_LIMIT, NOTE_MAX_CHARS, Flag, InvoiceState
+from .state import ACTIONS_LIMIT, NOTE_MAX_CHARS, Flag, InvoiceState, without
 
 
 def refusal(state: InvoiceState | None, kind: str) -> str | None:
@@ -47,7 +47,7 @@ def on_action(state: InvoiceState | None, action: Action, *, now: float,
     if action.kind == "close":
         return replace(state, flags=state.flags | Flag.CLOSED, actions=history,
                        expires_at=now + retention), []
-    return replace(state, flags=state.flags & ~Flag.CLOSED, actions=history,
+    return replace(state, flags=without(state.flags, Flag.CLOSED), actions=history,
                    expires_at=None), []
 
 

@@ -8,7 +8,7 @@ from .durations import format_duration
 from .state import Flag, InvoiceState
 
 #: Alerts a later acceptance resolves, in the order they are listed in resolved_alert_ids.
-RESOLVABLE: tuple[tuple[Flag, AlertKind, Severity], ...] = (
+RESOLVABLE: tuple[tuple[int, AlertKind, Severity], ...] = (
     (Flag.WARNED, "unsynced", "warning"),
     (Flag.ESCALATED, "unsynced", "critical"),
     (Flag.REJECTION_ALERTED, "rejected", "warning"),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from sortedcontainers import SortedList
 
+from .facts import SYNCED_STATUSES
 from .state import Flag, InvoiceState, named_cause
 
 AgeBand = str  # "within_sla" | "past_warning" | "past_critical"
@@ -22,11 +23,14 @@ AgeBand = str  # "within_sla" | "past_warning" | "past_critical"
 
 def pending_band(state: InvoiceState | None) -> tuple[str, AgeBand] | None:
     """(region_code, age band) of an issued, not yet synced nor closed invoice; None otherwise."""
-    if state is None or not state.is_issued or state.is_synced or state.is_closed:
+    # The properties spelled out (a restart asks this of every record).
+    if (state is None or state.issued_at is None or state.ack_status in SYNCED_STATUSES
+            or state.flags & Flag.CLOSED):
         return None
-    if state.flags & Flag.ESCALATED:
+    flags = state.flags
+    if flags & Flag.ESCALATED:
         band = "past_critical"
-    elif state.flags & Flag.WARNED:
+    elif flags & Flag.WARNED:
         band = "past_warning"
     else:
         band = "within_sla"
@@ -36,10 +40,13 @@ def pending_band(state: InvoiceState | None) -> tuple[str, AgeBand] | None:
 def unsynced_cause(state: InvoiceState | None) -> str | None:
     """For an issued, unsynced invoice already alerted unsynced: the cause its alert named
     (``none`` when it named none); None otherwise."""
-    if state is None or not state.is_issued or state.is_synced or not (
-            state.flags & (Flag.WARNED | Flag.ESCALATED)):
+    if (state is None or not state.flags & _ALERTED or state.issued_at is None
+            or state.ack_status in SYNCED_STATUSES):
         return None
     return named_cause(state.flags) or "none"
+
+
+_ALERTED = Flag.WARNED | Flag.ESCALATED
 
 
 @dataclass(slots=True)
@@ -62,7 +69,8 @@ class PendingBook:
         A pending invoice's issued_at never changes (the first issue wins), so the transition
         itself says what to add or remove: no per-invoice map is kept beside the sorted list.
         """
-        was, now = unsynced_cause(old), unsynced_cause(new)
+        was = None if old is None else unsynced_cause(old)
+        now = None if new is None else unsynced_cause(new)
         if was != now:
             if was is not None:
                 self.causes[was] -= 1
@@ -70,7 +78,8 @@ class PendingBook:
                     del self.causes[was]
             if now is not None:
                 self.causes[now] += 1
-        before, after = pending_band(old), pending_band(new)
+        before = None if old is None else pending_band(old)
+        after = None if new is None else pending_band(new)
         if before == after:
             return
         if before is not None:

@@ -13,7 +13,8 @@ processed, so an invoice whose ack exists but is unread never alerts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Any
 
 from . import invoice_alerts
 from .alerts import Alert
@@ -59,10 +60,10 @@ def on_issued(
     if state is not None and state.is_issued:
         return state, []
     effective_issued = min(issued.issued_at, now + max_future_skew)
-    base = state or InvoiceState(invoice_id=issued.invoice_id, partition=partition)
-    flags = base.flags | Flag.RED if issued.red else base.flags
-    record = replace(
-        base,
+    flags = 0 if state is None else state.flags
+    if issued.red:
+        flags |= Flag.RED
+    changes: dict[str, Any] = dict(
         partition=partition,
         flags=flags,
         issued_at=issued.issued_at,
@@ -78,12 +79,14 @@ def on_issued(
         critical_at=effective_issued + sla.critical_after,
         held_since=None,
         expires_at=None,
-        seen=remember(base.seen, event_hash(issued.event_id)),
+        seen=remember(() if state is None else state.seen, event_hash(issued.event_id)),
     )
+    record = (InvoiceState(invoice_id=issued.invoice_id, **changes) if state is None
+              else state.evolve(**changes))
     if record.ack_status in SYNCED_STATUSES:
-        return replace(record, resolved_at=now, expires_at=now + retention), []
+        return record.evolve(resolved_at=now, expires_at=now + retention), []
     if record.ack_status == "rejected":
-        record = replace(record, flags=record.flags | Flag.REJECTION_ALERTED)
+        record = record.evolve(flags=record.flags | Flag.REJECTION_ALERTED)
         return record, [invoice_alerts.rejected(record, now)]
     return record, []
 
@@ -114,9 +117,8 @@ def on_ack(
     seen = remember(state.seen, digest)
     if state.ack_status in SYNCED_STATUSES:
         flags = state.flags | Flag.REJECTED_AFTER_SYNC if ack.status == "rejected" else state.flags
-        return replace(state, partition=partition, flags=flags, seen=seen), []
-    record = replace(
-        state,
+        return state.evolve(partition=partition, flags=flags, seen=seen), []
+    record = state.evolve(
         partition=partition,
         seen=seen,
         ack_status=ack.status,
@@ -129,13 +131,13 @@ def on_ack(
     if ack.status == "rejected":
         if record.flags & Flag.REJECTION_ALERTED or record.is_closed:
             return record, []
-        record = replace(record, flags=record.flags | Flag.REJECTION_ALERTED)
+        record = record.evolve(flags=record.flags | Flag.REJECTION_ALERTED)
         return record, [invoice_alerts.rejected(record, now)]
-    record = replace(record, resolved_at=now, expires_at=now + retention)
+    record = record.evolve(resolved_at=now, expires_at=now + retention)
     resolution = invoice_alerts.resolved(record, _latency(record), now)
     if resolution is None:
         return record, []
-    return replace(record, flags=record.flags | Flag.RESOLVED), [resolution]
+    return record.evolve(flags=record.flags | Flag.RESOLVED), [resolution]
 
 
 def on_submitted(
@@ -162,8 +164,7 @@ def on_submitted(
         state = InvoiceState(invoice_id=submission.invoice_id, partition=partition,
                              held_since=now, expires_at=now + retention)
     error = submission.transport_error
-    return replace(
-        state,
+    return state.evolve(
         partition=partition,
         submitted_at=submission.submitted_at,
         attempts=submission.attempt,
@@ -207,12 +208,12 @@ def on_due(state: InvoiceState, *, now: float, watermark: float,
         window = calendar.deferred_by(record.region_code, record.source_system,
                                       warn_at if warn_at is not None else now)
     if warn_at is not None and warn_at <= horizon and not record.flags & Flag.WARNED:
-        record = replace(record, flags=record.flags | Flag.WARNED)
+        record = record.evolve(flags=record.flags | Flag.WARNED)
         cause = None if explain is None else explain(record, window)
         record = _named(record, cause)
         alerts.append(invoice_alerts.unsynced(record, "warning", warn_at, now, cause))
     if critical_at is not None and critical_at <= horizon and not record.flags & Flag.ESCALATED:
-        record = replace(record, flags=record.flags | Flag.ESCALATED)
+        record = record.evolve(flags=record.flags | Flag.ESCALATED)
         cause = None if explain is None else explain(record, window)
         record = _named(record, cause)
         alerts.append(invoice_alerts.unsynced(record, "critical", critical_at, now, cause))
@@ -223,14 +224,14 @@ def _named(record: InvoiceState, cause: Cause | None) -> InvoiceState:
     """The record remembering the cause its latest unsynced alert named."""
     if cause is None:
         return record
-    return replace(record, flags=with_cause(record.flags, cause.code))
+    return record.evolve(flags=with_cause(record.flags, cause.code))
 
 
 def _defer(state: InvoiceState, calendar: MaintenanceCalendar, horizon: float) -> InvoiceState:
     """Move due, not yet alerted deadlines that fall in a declared window past it."""
     record = state
 
-    def deferred(deadline: float | None, flag: Flag) -> float | None:
+    def deferred(deadline: float | None, flag: int) -> float | None:
         if deadline is None or deadline > horizon or record.flags & flag:
             return None
         moved, window = calendar.defer(record.region_code, record.source_system, deadline)
@@ -238,13 +239,13 @@ def _defer(state: InvoiceState, calendar: MaintenanceCalendar, horizon: float) -
 
     warn_at = deferred(record.warn_at, Flag.WARNED)
     if warn_at is not None:
-        record = replace(record, warn_at=warn_at, flags=record.flags | Flag.DEFERRED)
+        record = record.evolve(warn_at=warn_at, flags=record.flags | Flag.DEFERRED)
     critical_at = deferred(record.critical_at, Flag.ESCALATED)
     if critical_at is not None:
-        record = replace(record, critical_at=critical_at, flags=record.flags | Flag.DEFERRED)
+        record = record.evolve(critical_at=critical_at, flags=record.flags | Flag.DEFERRED)
     if (record.warn_at is not None and record.critical_at is not None
             and record.critical_at < record.warn_at and not record.flags & Flag.ESCALATED):
-        record = replace(record, critical_at=record.warn_at)
+        record = record.evolve(critical_at=record.warn_at)
     return record
 
 
@@ -254,14 +255,12 @@ def next_due(state: InvoiceState) -> float | None:
     For pending and rejected invoices, the earliest deadline not yet alerted (the adapter
     must also wait for the watermark); otherwise the expiry time.
     """
-    if not state.is_issued or state.is_synced or state.is_closed:
+    # The properties spelled out (not issued, synced, closed): a restart asks this of every
+    # record, every event of two.
+    flags = state.flags
+    if state.issued_at is None or state.ack_status in SYNCED_STATUSES or flags & Flag.CLOSED:
         return state.expires_at
-    due = [
-        at
-        for at, flag in ((state.warn_at, Flag.WARNED), (state.critical_at, Flag.ESCALATED))
-        if at is not None and not state.flags & flag
-    ]
-    return min(due, default=None)
+    return _earliest_unalerted(state, flags)
 
 
 def next_deadline(state: InvoiceState) -> float | None:
@@ -271,9 +270,22 @@ def next_deadline(state: InvoiceState) -> float | None:
     deadlines in memory but finds expired records by sweeping its table, so its memory grows
     with the invoices waiting for an answer, not with everything kept for the retention period.
     """
-    if not state.is_issued or state.is_synced or state.is_closed:
+    flags = state.flags
+    if state.issued_at is None or state.ack_status in SYNCED_STATUSES or flags & Flag.CLOSED:
         return None
-    return next_due(state)
+    return _earliest_unalerted(state, flags)
+
+
+def _earliest_unalerted(state: InvoiceState, flags: int) -> float | None:
+    # min() of the deadlines not alerted yet, as min([warn, critical]) picks: the first unless
+    # the second is smaller.
+    warn = None if flags & Flag.WARNED else state.warn_at
+    critical = None if flags & Flag.ESCALATED else state.critical_at
+    if warn is None:
+        return critical
+    if critical is None:
+        return warn
+    return critical if critical < warn else warn
 
 
 def is_expired(state: InvoiceState, now: float) -> bool:

@@ -11,7 +11,7 @@ from pipeline.correlation.facts import Action
 from pipeline.correlation.state import Flag, InvoiceState
 
 #: Which flag means which per-invoice alert was emitted (and so can be looked up by id).
-_RAISED: tuple[tuple[Flag, AlertKind, Severity], ...] = (
+_RAISED: tuple[tuple[int, AlertKind, Severity], ...] = (
     (Flag.REJECTION_ALERTED, "rejected", "warning"),
     (Flag.WARNED, "unsynced", "warning"),
     (Flag.ESCALATED, "unsynced", "critical"),

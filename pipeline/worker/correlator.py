@@ -394,21 +394,25 @@ class Correlator:
         """Add table records of ``partitions`` (being rebuilt) to the indexes; returns how
         many records of those partitions were added."""
         count = 0
+        # Looked up once per slice, not per record: a restart runs this for every record.
+        deadlines, pending_update = self.deadlines, self.pending.update
+        next_deadline = rules.next_deadline
         for invoice_id, raw in records:
             try:
                 state = decode(raw)
             except UndecodableRecord as exc:
                 self._undecodable(invoice_id, exc)
                 continue
-            if state.partition not in partitions:
+            partition = state.partition
+            if partition not in partitions:
                 continue
             count += 1
             # The record's own invoice_id (equal to the key): the deadline heap and the pending
             # book then share one string per invoice instead of holding two.
-            deadline = rules.next_deadline(state)
+            deadline = next_deadline(state)
             if deadline is not None:
-                self.deadlines[state.partition].schedule(state.invoice_id, deadline)
-            self.pending.update(state.partition, None, state)
+                deadlines[partition].schedule(state.invoice_id, deadline)
+            pending_update(partition, None, state)
         return count
 
     def _load(self, invoice_id: str) -> InvoiceState | None:
@@ -444,13 +448,15 @@ class Correlator:
             synced = new or old
             if self.observe is not None and synced is not None:
                 self.observe(synced, Observation("due" if sync.in_time else "late", now))
-        if new != old:
+        if new is not old and new != old:  # ``is`` first: most rules return the same object
             if new is None:
                 self.store.pop(invoice_id, None)
             else:
                 self.store[invoice_id] = encode(new)
             self.pending.update(partition, old, new)
-        index = self.deadlines.setdefault(partition, DeadlineIndex())
+        index = self.deadlines.get(partition)
+        if index is None:  # not setdefault: that would build an index (a SortedList) per event
+            index = self.deadlines[partition] = DeadlineIndex()
         index.schedule(invoice_id, None if new is None else rules.next_deadline(new),
                        was=None if old is None or popped else rules.next_deadline(old))
         if self.on_transition is not None:

@@ -4,11 +4,12 @@ Each worker sees a share of every region, source system and client version; the 
 (pipeline/correlation/evidence.py) must be the group's. So:
 
 - :class:`EvidenceOutbox`: what the worker observed (deadlines due, late syncs, uploads, answers)
-  goes out at most every ``FLUSH_SPACING`` seconds, one record per scope value touched, to the
-  evidence topic, on the partition fixed by the scope's key (``ledger_partition``). Per batch it
-  doubled the batches the agent handles (each came back as evidence records) and cost a round
-  trip per batch: alert lateness in ``make bench --quick`` went from 12-17 s to 27-39 s p50. A
-  crash loses what was observed since the last flush (docs/causes.md, limits);
+  goes out at most every ``FLUSH_SPACING`` seconds, one record per scope value touched (its
+  observations as runs: a burst of uploads is one run), to the evidence topic, on the partition
+  fixed by the scope's key (``ledger_partition``). Sent per batch, it doubled the batches the
+  agent handles (each came back as evidence records) and added a round trip per batch (alert
+  lateness in ``make bench --quick`` 27-39 s p50 against main's 12-17 s, a noisy shared machine).
+  A crash loses what was observed since the last send (docs/causes.md, limits);
 - :class:`ScopeLedgers`: the evidence topic is one more co-partitioned input of the single agent,
   so the worker owning partition *p* folds the observations of the scopes keyed to *p* into their
   ledgers, in a faust table (RocksDB + changelog: durable across restarts, moved with the
@@ -32,6 +33,7 @@ from pipeline.correlation.causes import NO_EVIDENCE
 from pipeline.correlation.evidence import (
     LedgerPolicy,
     Observation,
+    Run,
     ScopeLedger,
     decode_ledger,
     decode_runs,
@@ -42,7 +44,6 @@ from pipeline.correlation.evidence import (
     ledger_partition,
     observe_run,
     parse_ledger_key,
-    runs,
     scope_keys,
 )
 from pipeline.correlation.maintenance import MaintenanceCalendar, MaintenanceWindow
@@ -59,29 +60,62 @@ SEND_RETRY_FIRST = 0.1
 SEND_RETRY_MAX = 5.0
 
 
+#: Distinct (region, source, client) whose ledger keys are remembered (then forgotten at once).
+KEYS_CACHED = 10_000
+
+#: A run being gathered (a mutable twin of ``evidence.Run``, on the per-event path):
+#: kind, failed, bucket index, first at, last at, count, unsynced.
+_OpenRun = list[Any]
+
+
 class EvidenceOutbox:
-    """The observations of the batch in hand, per ledger key, in the order they were made."""
+    """What this worker observed since the last send, per ledger key, as runs (a run: one kind
+    in one bucket, ``evidence.runs``), gathered as they come: a few µs per observation."""
 
     def __init__(self, topic: Any, partitions: int, policy: LedgerPolicy) -> None:
         self._topic = topic
         self._partitions = partitions
         self._policy = policy
-        self._pending: dict[str, list[Observation]] = {}
+        self._pending: dict[str, list[_OpenRun]] = {}
+        self._keys: dict[tuple[str | None, str | None, str | None], list[str]] = {}
         self._flushed_at = 0.0
 
     def add(self, state: InvoiceState, observation: Observation) -> None:
         """``observation`` about ``state``'s invoice counts for each scope it belongs to."""
-        for scope, value in scope_keys(state):
-            self._pending.setdefault(ledger_key(scope, value), []).append(observation)
+        scope = (state.region_code, state.source_system, state.client)
+        keys = self._keys.get(scope)
+        if keys is None:
+            if len(self._keys) >= KEYS_CACHED:
+                self._keys.clear()
+            keys = self._keys[scope] = [ledger_key(s, v) for s, v in scope_keys(state)]
+        kind, at, failed = observation.kind, observation.at, observation.failed
+        index = self._policy.index(at)
+        pending = self._pending
+        for key in keys:
+            found = pending.get(key)
+            if found is None:
+                found = pending[key] = []
+            elif (last := found[-1])[0] == kind and last[1] == failed and last[2] == index:
+                if at > last[4]:
+                    last[4] = at
+                last[5] += 1
+                last[6] += observation.unsynced
+                continue
+            found.append([kind, failed, index, at, at, 1, int(observation.unsynced)])
+
+    def runs(self, key: str) -> list[Run]:
+        """The runs gathered for ``key`` so far."""
+        return [Run(kind, first, last, count, unsynced, failed)
+                for kind, failed, _, first, last, count, unsynced in self._pending.get(key, [])]
 
     async def send(self) -> list[Any] | None:
         """Start sending the batch's records, one per ledger key: their deliveries, for
         :meth:`confirm` (None: the send failed at once; confirm sends again)."""
         try:
             return [await self._topic.send(
-                key=key.encode(), value=encode_runs(runs(found, policy=self._policy)),
+                key=key.encode(), value=encode_runs(self.runs(key)),
                 partition=ledger_partition(key, self._partitions))
-                for key, found in self._pending.items()]
+                for key in self._pending]
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -5,13 +5,21 @@ ledger alone (a restarted owner)."""
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from pipeline.correlation.alerts import Alert
-from pipeline.correlation.evidence import LedgerPolicy, Observation, decode_ledger, ledger_partition
+from pipeline.correlation.evidence import (
+    LedgerPolicy,
+    Observation,
+    decode_ledger,
+    decode_runs,
+    ledger_partition,
+    runs,
+)
 from pipeline.correlation.state import InvoiceState
 from pipeline.worker.ledger_view import LedgerView
 from pipeline.worker.ledgers import EvidenceOutbox, ScopeLedgers
@@ -154,3 +162,22 @@ async def test_the_outbox_retries_until_sent_and_sends_at_most_every_half_second
     assert len(topic.sent) == 6
     await outbox.flush_due(100.5)
     assert len(topic.sent) == 9
+
+
+async def test_the_outbox_gathers_the_runs_the_core_would() -> None:
+    rng = random.Random(11)
+    kinds = ("due", "late", "submitted", "answered")
+    for _ in range(50):
+        topic, observations = Topic(), []
+        outbox = EvidenceOutbox(topic, PARTITIONS, POLICY)
+        at = T0
+        for n in range(rng.randrange(1, 80)):
+            at += rng.choice((0.0, 0.3, 31.0))
+            kind = rng.choice(kinds)
+            observation = Observation(kind, at, unsynced=kind == "due" and rng.random() < 0.5,
+                                      failed=kind == "submitted" and rng.random() < 0.3)
+            observations.append(observation)
+            outbox.add(invoice(n), observation)
+        await outbox.flush()
+        sent = {key: decode_runs(value) for key, value, _ in topic.sent}
+        assert sent[REGION.encode()] == runs(observations, policy=POLICY)

@@ -53,7 +53,8 @@ def test_one_episode_one_id_across_workers_and_a_restart(stack: Stack) -> None:
     assert set(raised) == SCOPES, raised
     assert all(len(ids) == 1 for ids in raised.values()), raised
     region = next(a for a in alerts if a["kind"] == "degraded" and a["scope"] == "region_code")
-    assert region["due_count"] == INVOICES and region["unsynced_count"] == INVOICES
+    # Raised once 20 were in (evidence arrives every half second): more than any worker had.
+    assert max(counts) < region["due_count"] == region["unsynced_count"] <= INVOICES, region
     assert region["probable_cause"]["code"] in ("platform_unavailable", "unknown"), region
 
     # Every worker dies mid-episode (SIGKILL: no shutdown) and comes back on its state dir.

@@ -29,7 +29,10 @@ from pipeline.correlation.state import (
     UndecodableRecord,
     UnsupportedVersion,
     event_hash,
+    named_cause,
     remember,
+    with_cause,
+    without,
 )
 
 T0 = 1_764_400_000.123
@@ -196,3 +199,49 @@ def test_seen_keeps_the_most_recent() -> None:
 def test_event_hash_is_stable_and_64_bit() -> None:
     assert event_hash("a") == event_hash("a") != event_hash("b")
     assert 0 <= event_hash(str(uuid.uuid4())) < 2**64
+
+
+# A record with every part of the format (version 3), as main's codec wrote it before Flag
+# became plain int bits and InvoiceState a non-frozen value (docs/performance.md): the stored
+# bytes, flags included, must not change.
+GOLDEN = bytes.fromhex(
+    "03020300000083040f000020e0a64ada41000020c1a74ada4100002064aa4ada41000010f9a64ada4102010000"
+    "0000000000ffffffffffffffff14003234313132303030303030303030303030303031060031313030303005"
+    "006572702d61120039313335303130304d303030313030593433050045313030311500e8b4ade4b9b0e696b9"
+    "e7a88ee58fb7e4b88de7aca601242c0000000000001e00e58c97e4baace7a4bae4be8be7a791e68a80e69c89"
+    "e99990e585ace58fb8ffff0100000012a74ada41010300612d3103006f70730600766f6964656401006e0102"
+    "00000080eca64ada41080075702f332e322e31ffff")
+GOLDEN_STATE = InvoiceState(
+    invoice_id="24112000000000000001", partition=3,
+    flags=with_cause(Flag.WARNED | Flag.RED | Flag.DEFERRED, "platform_unavailable"),
+    issued_at=1764400000.5, region_code="110000", source_system="erp-a",
+    seller_tax_id="91350100M000100Y43", warn_at=1764400900.5, critical_at=1764403600.5,
+    ack_status="rejected", acknowledged_at=1764400100.25, reason_code="E1001",
+    reason="购买方税号不符", seen=(1, 2**64 - 1), seller_name="北京示例科技有限公司",
+    total_amount_cents=11300,
+    actions=(Action("24112000000000000001", "a-1", "close", 1764400200.0, "ops", "voided", "n"),),
+    submitted_at=1764400050.0, attempts=2, channel="leqi", client="up/3.2.1")
+
+
+def test_the_stored_bytes_are_unchanged() -> None:
+    assert GOLDEN_STATE.flags == 1155
+    assert encode(GOLDEN_STATE) == GOLDEN
+    assert decode(GOLDEN) == GOLDEN_STATE
+
+
+def test_evolve_copies_every_field_and_changes_only_the_named_ones() -> None:
+    changed = GOLDEN_STATE.evolve(flags=Flag.CLOSED, reason=None)
+    assert changed is not GOLDEN_STATE
+    assert changed == replace(GOLDEN_STATE, flags=Flag.CLOSED, reason=None)
+    assert GOLDEN_STATE.reason == "购买方税号不符" and GOLDEN_STATE.flags == 1155  # untouched
+    assert GOLDEN_STATE.evolve() == GOLDEN_STATE
+    with pytest.raises(AttributeError):
+        GOLDEN_STATE.evolve(no_such_field=1)
+
+
+@pytest.mark.parametrize("flags", [0, 64, 64 | 2, 0x300 | 64 | 8, 0xFFFF])
+def test_clearing_a_flag_clears_the_cause_code_as_the_intflag_did(flags: int) -> None:
+    # IntFlag's ~Flag.CLOSED was 0xBF (inverted within its eight members), so reopening an
+    # invoice also cleared its cause code (bits 8-11); kept exactly (see docs/performance.md).
+    assert without(flags, Flag.CLOSED) == flags & 0xBF
+    assert named_cause(without(with_cause(flags, "source_outage"), Flag.CLOSED)) is None
