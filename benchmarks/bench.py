@@ -67,7 +67,10 @@ class Run:
         return {"issued": f"{prefix}.invoice.issued",
                 "acknowledged": f"{prefix}.invoice.acknowledged",
                 "alerts": f"{prefix}.invoice.sync.alerts", "dlq": f"{prefix}.invoice.sync.dlq",
-                "ticks": f"{prefix}.ticks", "actions": f"{prefix}.invoice.sync.actions"}
+                "ticks": f"{prefix}.ticks", "actions": f"{prefix}.invoice.sync.actions",
+                # Each run's own: the group-wide evidence and declared maintenance topics are
+                # read whole by every worker, so a shared default would mix the runs.
+                "evidence": f"{prefix}.evidence", "maintenance": f"{prefix}.maintenance"}
 
     def settings(self, prefix: str) -> dict[str, str]:
         names = self.topics(prefix)
