@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.contracts.identifiers import RegionCode, SourceSystem
+from pipeline.contracts.maintenance import WINDOW_ID_PATTERN
 from pipeline.contracts.timestamps import OffsetDateTime
 from pipeline.correlation.durations import parse_duration
 from pipeline.correlation.maintenance import MaintenanceCalendar, MaintenanceWindow
@@ -44,7 +45,7 @@ class WindowSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     window_id: Annotated[str, Field(alias="id", min_length=1, max_length=128,
-                                    pattern=r"^[A-Za-z0-9._:\-]+$")]
+                                    pattern=WINDOW_ID_PATTERN)]
     start: OffsetDateTime
     end: OffsetDateTime
     region_code: Annotated[RegionCode, BeforeValidator(_region_text)] | None = None
