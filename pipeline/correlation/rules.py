@@ -20,6 +20,7 @@ from . import invoice_alerts
 from .alerts import Alert
 from .causes import Cause
 from .facts import SYNCED_STATUSES, Ack, Issued, Submission
+from .frozen import quick_init
 from .maintenance import MaintenanceCalendar, MaintenanceWindow
 from .sla import Thresholds
 from .state import (
@@ -293,6 +294,7 @@ def is_expired(state: InvoiceState, now: float) -> bool:
     return state.expires_at is not None and state.expires_at <= now
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Sync:
     """An invoice just became synced (for the latency histogram and outage detector)."""

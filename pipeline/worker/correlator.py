@@ -34,6 +34,7 @@ from pipeline.correlation.deadlines import DeadlineIndex
 from pipeline.correlation.evidence import Observation
 from pipeline.correlation.explain import ScopeLookup, explainer, no_scope_evidence
 from pipeline.correlation.facts import Ack, Action, Issued, Submission
+from pipeline.correlation.frozen import quick_init
 from pipeline.correlation.maintenance import MaintenanceCalendar
 from pipeline.correlation.maintenance_alerts import maintenance_alert
 from pipeline.correlation.outage import OutageDetector
@@ -61,6 +62,7 @@ FIRE_SLICE = 500
 ANNOUNCE_LINGER = 3600.0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Transition:
     """What one event did to one invoice: its record before and after, the alerts it raised,
