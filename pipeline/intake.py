@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from pipeline import intake_fast
 from pipeline.contracts import InvoiceIssued, InvoiceSubmitted, TaxAcknowledged, compact_error
 from pipeline.contracts.action import InvoiceAction
+from pipeline.correlation.frozen import quick_init
 
 MAX_VALUE_BYTES = 1024 * 1024
 """Values larger than this (1 MiB) are rejected as ``too_large`` without being parsed."""
@@ -30,6 +31,7 @@ E = TypeVar("E", InvoiceIssued, InvoiceSubmitted, TaxAcknowledged, InvoiceAction
 _NOT_AN_OBJECT = frozenset({"model_type", "model_attributes_type"})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Accepted(Generic[E]):
     """A record that satisfies its contract; ``warnings`` as from ``event.warnings()``."""
@@ -38,6 +40,7 @@ class Accepted(Generic[E]):
     warnings: tuple[str, ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """A record for the dead-letter topic; ``error`` is a short message without input values."""

@@ -43,12 +43,14 @@ from .causes import (
     episode_cause,
 )
 from .durations import format_duration
+from .frozen import quick_init
 from .maintenance import MaintenanceWindow
 from .state import InvoiceState
 
 ObservationKind = Literal["due", "late", "submitted", "answered"]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Observation:
     """One fact about one invoice, for one of its scopes, at processing time ``at``.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .frozen import quick_init
+
 AckStatus = Literal["accepted", "rejected", "duplicate"]
 Channel = Literal["leqi", "web", "third_party"]
 ActionKind = Literal["close", "reopen"]
@@ -15,6 +17,7 @@ CLOSE_REASONS: tuple[CloseReason, ...] = ("voided", "duplicate", "test", "handle
 SYNCED_STATUSES: frozenset[str] = frozenset({"accepted", "duplicate"})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Issued:
     """An invoice was issued by a seller's billing system (invoice.issued)."""
@@ -32,6 +35,7 @@ class Issued:
     total_amount_cents: int | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Ack:
     """The tax platform's answer for one invoice (invoice.acknowledged)."""
@@ -44,6 +48,7 @@ class Ack:
     reason: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Submission:
     """One upload attempt of one invoice (invoice.submitted); ``transport_error`` set: the
@@ -58,6 +63,7 @@ class Submission:
     transport_error: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Action:
     """An operator's close or reopen of one invoice (invoice.sync.actions), and its audit entry.

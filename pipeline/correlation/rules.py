@@ -20,6 +20,7 @@ from . import invoice_alerts
 from .alerts import Alert
 from .causes import Cause
 from .facts import SYNCED_STATUSES, Ack, Issued, Submission
+from .frozen import quick_init
 from .maintenance import MaintenanceCalendar, MaintenanceWindow
 from .sla import Thresholds
 from .state import (
@@ -60,7 +61,18 @@ def on_issued(
     if state is not None and state.is_issued:
         return state, []
     effective_issued = min(issued.issued_at, now + max_future_skew)
-    flags = 0 if state is None else state.flags
+    if state is None:
+        # A new invoice (nearly every issued event): the record the general path below builds
+        # for it, positionally in InvoiceState's field order, without the dict of changes.
+        return InvoiceState(
+            issued.invoice_id, partition, Flag.RED if issued.red else 0, issued.issued_at,
+            issued.region_code, issued.source_system, issued.seller_tax_id,
+            effective_issued + sla.warn_after, effective_issued + sla.critical_after,
+            None, None, None, None, None, None, None, (event_hash(issued.event_id),),
+            issued.seller_name,
+            None if issued.invoice_number == issued.invoice_id else issued.invoice_number,
+            issued.total_amount_cents), []
+    flags = state.flags
     if issued.red:
         flags |= Flag.RED
     changes: dict[str, Any] = dict(
@@ -79,10 +91,9 @@ def on_issued(
         critical_at=effective_issued + sla.critical_after,
         held_since=None,
         expires_at=None,
-        seen=remember(() if state is None else state.seen, event_hash(issued.event_id)),
+        seen=remember(state.seen, event_hash(issued.event_id)),
     )
-    record = (InvoiceState(invoice_id=issued.invoice_id, **changes) if state is None
-              else state.evolve(**changes))
+    record = state.evolve(**changes)
     if record.ack_status in SYNCED_STATUSES:
         return record.evolve(resolved_at=now, expires_at=now + retention), []
     if record.ack_status == "rejected":
@@ -293,6 +304,7 @@ def is_expired(state: InvoiceState, now: float) -> bool:
     return state.expires_at is not None and state.expires_at <= now
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Sync:
     """An invoice just became synced (for the latency histogram and outage detector)."""

@@ -291,53 +291,85 @@ def _seen_run(n: int) -> struct.Struct:
 
 
 
+#: Length-prefixed UTF-8 of the strings that repeat across invoices (region, source system,
+#: seller id and name, reason code), as encode writes them; None is the absent marker. A shop
+#: issues most invoices under a few of each, so encoding them is a dict lookup per record.
+_PIECES: dict[str | None, bytes] = {None: _ABSENT_LENGTH}
+#: Distinct strings kept in _PIECES (then all forgotten at once): about 1 MB at most.
+PIECES_CACHED = 8192
+_CENTS = struct.Struct("<Bq")
+_NO_CENTS = b"\x00"
+_NO_ACTIONS = b"\x00"
+
+
+def _piece(name: str, text: str | None) -> bytes:
+    """``text`` as encode writes it: u16 length and UTF-8, or the absent marker."""
+    if text is None:
+        return _ABSENT_LENGTH
+    raw = text.encode("utf-8")
+    if len(raw) >= _ABSENT:
+        raise ValueError(f"{name} too long to encode ({len(raw)} bytes)")
+    return _U16.pack(len(raw)) + raw
+
+
+def _shared_piece(name: str, text: str | None) -> bytes:
+    """:func:`_piece` of a string that repeats across records, remembered in _PIECES."""
+    piece = _piece(name, text)
+    if len(_PIECES) >= PIECES_CACHED:
+        _PIECES.clear()
+        _PIECES[None] = _ABSENT_LENGTH
+    _PIECES[text] = piece
+    return piece
+
+
 def encode(state: InvoiceState) -> bytes:
     """Serialise ``state``: version 2, or 3 once it holds an upload attempt (module docstring)."""
-    floats = (state.issued_at, state.warn_at, state.critical_at, state.acknowledged_at,
-              state.held_since, state.resolved_at, state.expires_at)
-    present = [value for value in floats if value is not None]
-    mask = ((floats[0] is not None) | (floats[1] is not None) << 1 | (floats[2] is not None) << 2
-            | (floats[3] is not None) << 3 | (floats[4] is not None) << 4
-            | (floats[5] is not None) << 5 | (floats[6] is not None) << 6)
+    issued_at, warn_at, critical_at, acknowledged_at = (
+        state.issued_at, state.warn_at, state.critical_at, state.acknowledged_at)
+    held_since, resolved_at, expires_at = state.held_since, state.resolved_at, state.expires_at
+    present = [value for value in (issued_at, warn_at, critical_at, acknowledged_at, held_since,
+                                   resolved_at, expires_at) if value is not None]
+    mask = ((issued_at is not None) | (warn_at is not None) << 1
+            | (critical_at is not None) << 2 | (acknowledged_at is not None) << 3
+            | (held_since is not None) << 4 | (resolved_at is not None) << 5
+            | (expires_at is not None) << 6)
     seen = state.seen
     submission = state.has_submission
-    # Header, floats and seen ids in one pack (a Struct per float and id count).
+    pieces = _PIECES.get
+    region_code, source_system, seller_tax_id = (
+        state.region_code, state.source_system, state.seller_tax_id)
+    reason_code, seller_name = state.reason_code, state.seller_name
+    cents = state.total_amount_cents
+    # Header, floats and seen ids in one pack (a Struct per float and id count); the repeating
+    # strings from _PIECES; one join.
     parts = [
         _head_run(len(present), len(seen)).pack(
             SUBMISSION_FORMAT_VERSION if submission else FORMAT_VERSION,
             _STATUS_CODES[state.ack_status], state.partition, state.flags, mask,
             *present, len(seen), *seen),
+        _piece("invoice_id", state.invoice_id),
+        pieces(region_code) or _shared_piece("region_code", region_code),
+        pieces(source_system) or _shared_piece("source_system", source_system),
+        pieces(seller_tax_id) or _shared_piece("seller_tax_id", seller_tax_id),
+        pieces(reason_code) or _shared_piece("reason_code", reason_code),
+        _piece("reason", state.reason),
+        _NO_CENTS if cents is None else _CENTS.pack(1, cents),
+        pieces(seller_name) or _shared_piece("seller_name", seller_name),
+        _piece("invoice_number", state.invoice_number),
     ]
-    # The strings inline (a call per string was a tenth of the encode).
-    append = parts.append
-    for name, text in zip(_STRINGS, (state.invoice_id, state.region_code, state.source_system,
-                                     state.seller_tax_id, state.reason_code, state.reason),
-                          strict=True):
-        if text is None:
-            append(_ABSENT_LENGTH)
-            continue
-        raw = text.encode("utf-8")
-        if len(raw) >= _ABSENT:
-            raise ValueError(f"{name} too long to encode ({len(raw)} bytes)")
-        append(_U16.pack(len(raw)))
-        append(raw)
-    cents = state.total_amount_cents
-    if cents is None:
-        append(b"\x00")
+    actions = state.actions
+    if not actions:
+        parts.append(_NO_ACTIONS)
     else:
-        append(b"\x01")
-        append(_I64.pack(cents))
-    _put_text(parts, "seller_name", state.seller_name)
-    _put_text(parts, "invoice_number", state.invoice_number)
-    append(bytes([len(state.actions)]))
-    for action in state.actions:
-        append(_ACTION_HEAD.pack(action.at, _ACTION_KINDS[action.kind]))
-        for name, text in (("action_id", action.action_id), ("actor", action.actor),
-                           ("reason", action.reason), ("note", action.note)):
-            _put_text(parts, name, text)
+        parts.append(bytes([len(actions)]))
+        for action in actions:
+            parts.append(_ACTION_HEAD.pack(action.at, _ACTION_KINDS[action.kind]))
+            for name, text in (("action_id", action.action_id), ("actor", action.actor),
+                               ("reason", action.reason), ("note", action.note)):
+                _put_text(parts, name, text)
     if submission:
         at = state.submitted_at if state.submitted_at is not None else _NO_TIME
-        append(_SUBMISSION.pack(_CHANNEL_CODES[state.channel], state.attempts, at))
+        parts.append(_SUBMISSION.pack(_CHANNEL_CODES[state.channel], state.attempts, at))
         _put_text(parts, "client", state.client)
         _put_text(parts, "transport_error", state.transport_error)
     return b"".join(parts)

@@ -34,6 +34,7 @@ from pipeline.correlation.deadlines import DeadlineIndex
 from pipeline.correlation.evidence import Observation
 from pipeline.correlation.explain import ScopeLookup, explainer, no_scope_evidence
 from pipeline.correlation.facts import Ack, Action, Issued, Submission
+from pipeline.correlation.frozen import quick_init
 from pipeline.correlation.maintenance import MaintenanceCalendar
 from pipeline.correlation.maintenance_alerts import maintenance_alert
 from pipeline.correlation.pending import PendingBooks
@@ -60,6 +61,7 @@ FIRE_SLICE = 500
 ANNOUNCE_LINGER = 3600.0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Transition:
     """What one event did to one invoice: its record before and after, the alerts it raised,
@@ -126,13 +128,34 @@ class Correlator:
 
     async def on_issued(self, issued: Issued, partition: int) -> None:
         """An invoice was issued."""
+        pending = self.issued_now(issued, partition)
+        if pending is not None:
+            await pending
+
+    def issued_now(self, issued: Issued, partition: int) -> Awaitable[None] | None:
+        """:meth:`on_issued`, done before returning None when it raises no alert (the common
+        case: no coroutine per event); else nothing is done yet and the awaitable returned
+        sends the alerts, then applies the event (alerts before state)."""
         now = self.clock()
         old = self._load(issued.invoice_id)
         thresholds = self.sla.for_invoice(issued.region_code, issued.source_system)
         new, alerts = rules.on_issued(
             old, issued, now=now, sla=thresholds, partition=partition,
             max_future_skew=self.max_clock_skew, retention=self.retention)
-        await self._apply(issued.invoice_id, partition, old, new, alerts)
+        if alerts:
+            return self._issued_alerted(issued.invoice_id, partition, old, new, alerts, now)
+        self._write(issued.invoice_id, partition, old, new, alerts)
+        self._observe_issued(old, new, now)
+        return None
+
+    async def _issued_alerted(self, invoice_id: str, partition: int, old: InvoiceState | None,
+                              new: InvoiceState | None, alerts: Sequence[Alert],
+                              now: float) -> None:
+        await self._apply(invoice_id, partition, old, new, alerts)
+        self._observe_issued(old, new, now)
+
+    def _observe_issued(self, old: InvoiceState | None, new: InvoiceState | None,
+                        now: float) -> None:
         if (self.observe is not None and not self.submissions_tracked and new is not None
                 and new.is_issued and (old is None or not old.is_issued)):
             # Uploads untracked: each issued invoice stands for one, so ack silences still show.
@@ -140,11 +163,30 @@ class Correlator:
 
     async def on_ack(self, ack: Ack, partition: int, offset: int) -> None:
         """The tax platform answered for an invoice."""
+        pending = self.ack_now(ack, partition, offset)
+        if pending is not None:
+            await pending
+
+    def ack_now(self, ack: Ack, partition: int, offset: int) -> Awaitable[None] | None:
+        """:meth:`on_ack`, done before returning None when it raises no alert; else the
+        awaitable returned sends the alerts, then applies the ack (as :meth:`issued_now`)."""
         now = self.clock()
         old = self._load(ack.invoice_id)
         new, alerts = rules.on_ack(old, ack, now=now, partition=partition,
                                    retention=self.retention)
-        await self._apply(ack.invoice_id, partition, old, new, alerts)
+        if alerts:
+            return self._ack_alerted(ack.invoice_id, partition, offset, old, new, alerts, now)
+        self._write(ack.invoice_id, partition, old, new, alerts)
+        self._acked(partition, offset, new, now)
+        return None
+
+    async def _ack_alerted(self, invoice_id: str, partition: int, offset: int,
+                           old: InvoiceState | None, new: InvoiceState | None,
+                           alerts: Sequence[Alert], now: float) -> None:
+        await self._apply(invoice_id, partition, old, new, alerts)
+        self._acked(partition, offset, new, now)
+
+    def _acked(self, partition: int, offset: int, new: InvoiceState | None, now: float) -> None:
         if self.observe is not None and new is not None:
             self.observe(new, Observation("answered", now))
         # Only once its effect is in the table does the ack count as read.
@@ -426,6 +468,12 @@ class Correlator:
         from the deadline index (so it is not in it, whatever ``old`` says)."""
         if alerts:
             await self.emit(alerts)
+        self._write(invoice_id, partition, old, new, alerts, popped=popped)
+
+    def _write(self, invoice_id: str, partition: int, old: InvoiceState | None,
+               new: InvoiceState | None, alerts: Sequence[Alert], *,
+               popped: bool = False) -> None:
+        """What :meth:`_apply` does once the alerts are delivered (or when there are none)."""
         sync = rules.synced_transition(old, new)
         if sync is not None and self.observe is not None:
             synced = new or old

@@ -22,6 +22,7 @@ from pipeline.correlation import (
     on_issued,
     synced_transition,
 )
+from pipeline.correlation.state import event_hash
 
 T0 = 1_764_400_000.0
 SLA = Thresholds(warn_after=900.0, critical_after=3600.0)
@@ -536,3 +537,25 @@ def test_synced_transition(ack_at: float, in_time: bool) -> None:
     assert (sync.region_code, sync.source_system, sync.invoice_id) == ("110000", "erp-a", INV)
     assert synced_transition(after, after) is None
     assert synced_transition(None, before) is None
+
+
+@pytest.mark.parametrize("fact", [
+    Issued("INV-1", "iss-1", T0, "110000", "erp-a", "91350100M000100Y43", False, "卖方", "INV-1",
+           11300),
+    Issued("INV-2", "iss-2", T0 + 10_000, "310000", "erp-b", "S", True, None, "12345678", -500),
+    Issued("INV-3", "iss-3", T0, "", "", "", False),
+])
+def test_a_new_invoice_gets_every_field_the_rule_names(fact: Issued) -> None:
+    # The new-invoice path builds the record positionally: each field checked by name here.
+    now = T0 + 5.0
+    state, alerts = on_issued(None, fact, now=now, sla=SLA, partition=3, max_future_skew=300.0)
+    effective = min(fact.issued_at, now + 300.0)
+    assert alerts == []
+    assert state == InvoiceState(
+        invoice_id=fact.invoice_id, partition=3, flags=Flag.RED if fact.red else 0,
+        issued_at=fact.issued_at, region_code=fact.region_code,
+        source_system=fact.source_system, seller_tax_id=fact.seller_tax_id,
+        seller_name=fact.seller_name,
+        invoice_number=None if fact.invoice_number == fact.invoice_id else fact.invoice_number,
+        total_amount_cents=fact.total_amount_cents, warn_at=effective + SLA.warn_after,
+        critical_at=effective + SLA.critical_after, seen=(event_hash(fact.event_id),))

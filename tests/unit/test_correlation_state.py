@@ -21,6 +21,7 @@ from pipeline.correlation import (
     on_due,
     on_issued,
 )
+from pipeline.correlation import state as state_module
 from pipeline.correlation.facts import Action
 from pipeline.correlation.state import (
     FORMAT_VERSION,
@@ -227,6 +228,24 @@ def test_the_stored_bytes_are_unchanged() -> None:
     assert GOLDEN_STATE.flags == 1155
     assert encode(GOLDEN_STATE) == GOLDEN
     assert decode(GOLDEN) == GOLDEN_STATE
+
+
+@pytest.mark.parametrize("limit", [1, 3, 8192])
+def test_remembered_strings_give_the_same_bytes(monkeypatch: pytest.MonkeyPatch,
+                                                limit: int) -> None:
+    # encode keeps the strings that repeat across records; a full cache is emptied.
+    monkeypatch.setattr(state_module, "PIECES_CACHED", limit)
+    monkeypatch.setattr(state_module, "_PIECES", {None: state_module._ABSENT_LENGTH})
+    other = replace(GOLDEN_STATE, region_code="310000", seller_name=None, reason_code="")
+    for _ in range(3):
+        assert encode(GOLDEN_STATE) == GOLDEN
+        assert decode(encode(other)) == other
+
+
+def test_too_long_repeating_text_is_refused_every_time() -> None:
+    for _ in range(2):
+        with pytest.raises(ValueError, match="seller_name too long"):
+            encode(InvoiceState("x", 0, seller_name="x" * 70000))
 
 
 def test_evolve_copies_every_field_and_changes_only_the_named_ones() -> None:
