@@ -331,6 +331,11 @@ def main(argv: list[str] | None = None) -> int:
         args.pending = 100_000 if args.quick else 1_000_000
     if args.live_seconds is None:
         args.live_seconds = 20.0 if args.quick else 60.0
+    if args.live_seconds <= LIVE_WARN_AFTER:
+        # Else no deadline falls while events still arrive, and figure d has no sample: the
+        # run used to end in an IndexError after the backlog, before printing figure e.
+        _parser().error(f"--live-seconds must exceed {LIVE_WARN_AFTER:g} (the live phase's "
+                        f"warning rule): got {args.live_seconds:g}")
     if args.peers is None:
         # off in the quick mode that CI runs: a first run builds the Kafka Streams app with
         # Maven and installs Quix Streams (minutes on a fresh machine), then both took 85 s

@@ -30,7 +30,6 @@ from collections.abc import Callable, Sequence
 from benchmarks.data import ack_record, issued_record
 from pipeline.correlation.alerts import Alert
 from pipeline.correlation.facts import Ack, Issued
-from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.sla import SlaRules, Thresholds
 from pipeline.correlation.state import decode
@@ -48,7 +47,7 @@ async def _no_alerts(alerts: Sequence[Alert]) -> None:
 
 def _correlator(store: dict[str, bytes]) -> Correlator:
     return Correlator(store=store, sla=SlaRules(default=Thresholds(3600.0, 14400.0)),
-                      emit=_no_alerts, outages=OutageDetector(), drain=TokenBucket(100.0, 100),
+                      emit=_no_alerts, drain=TokenBucket(100.0, 100),
                       clock=lambda: NOW)
 
 

@@ -9,7 +9,6 @@ from .alerts import Alert, AlertKind, Scope, Severity, degraded_alert_id, invoic
 from .deadlines import DeadlineIndex
 from .durations import format_duration, parse_duration
 from .facts import Ack, AckStatus, Issued
-from .outage import OutageDetector
 from .ratelimit import TokenBucket
 from .rules import (
     DEFAULT_RETENTION,
@@ -39,7 +38,6 @@ __all__ = [
     "Flag",
     "InvoiceState",
     "Issued",
-    "OutageDetector",
     "Scope",
     "Severity",
     "SlaRules",

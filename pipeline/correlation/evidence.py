@@ -1,8 +1,9 @@
 """Scope evidence for the whole worker group: one ledger per scope value, one owner per ledger.
 
-Decided per worker in memory (:mod:`.outage`), ``degraded`` had each of three workers see a
-third of a region, lost an episode in a restart, and could raise one outage under two ids. This
-module is the pure core of the group-wide way (the adapter: pipeline/worker/ledgers.py):
+Decided per worker in memory (the former ``OutageDetector``), ``degraded`` had each of three
+workers see a third of a region, lost an episode in a restart, and could raise one outage under
+two ids. This module is the pure core of the group-wide way (the adapter:
+pipeline/worker/ledgers.py):
 
 - every worker turns what it processes into :class:`Observation` s, one per scope the invoice
   belongs to (:func:`scope_keys`: the platform, its region, its source system, its client), and
@@ -66,7 +67,7 @@ class Observation:
 
 @dataclass(frozen=True, slots=True)
 class LedgerPolicy:
-    """Window and thresholds of the ledgers (the outage settings of today's detector)."""
+    """Window and thresholds of the ledgers (the settings of the former per-worker detector)."""
 
     window_seconds: float = 300.0
     buckets: int = 10

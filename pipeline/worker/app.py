@@ -182,7 +182,6 @@ class InvoiceSyncApp:
             store=in_hand,
             sla=sla or SlaRules(default=default),
             emit=outputs.emit_alerts,
-            outages=None,  # degraded is decided by the group's scope ledgers
             drain=TokenBucket(rate_per_second=s.alert_rate, burst=s.alert_burst),
             max_clock_skew=s.max_clock_skew,
             retention=s.retention,

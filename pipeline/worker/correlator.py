@@ -1,9 +1,9 @@
 """The stateful adapter between the pure correlation rules and the faust agent.
 
-It owns what is derived and rebuildable (deadline heaps, ack watermarks, pending counts, the outage
-detector) and applies each decision in a crash-safe order: alerts are sent and their delivery
-awaited BEFORE the record that says "alerted" is written. A crash in between re-sends the same
-alert ids (at-least-once, deduplicated downstream); the opposite order could lose an alert.
+It owns what is derived and rebuildable (deadline heaps, ack watermarks, pending counts) and
+applies each decision in a crash-safe order: alerts are sent and their delivery awaited BEFORE
+the record that says "alerted" is written. A crash in between re-sends the same alert ids
+(at-least-once, deduplicated downstream); the opposite order could lose an alert.
 
 The store is any mutable mapping of invoice id -> encoded record: a faust Table in the worker, a
 dict in component tests. Every method here runs inside the single agent (concurrency 1), so
@@ -37,7 +37,6 @@ from pipeline.correlation.facts import Ack, Action, Issued, Submission
 from pipeline.correlation.frozen import quick_init
 from pipeline.correlation.maintenance import MaintenanceCalendar
 from pipeline.correlation.maintenance_alerts import maintenance_alert
-from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.pending import PendingBooks
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.sla import SlaRules
@@ -87,7 +86,6 @@ class Correlator:
         store: MutableMapping[str, bytes],
         sla: SlaRules,
         emit: EmitAlerts,
-        outages: OutageDetector | None,
         drain: TokenBucket,
         max_clock_skew: float = 300.0,
         retention: float = 7 * 86400.0,
@@ -104,7 +102,6 @@ class Correlator:
         self.store = store
         self.sla = sla
         self.emit = emit
-        self.outages = outages
         self.drain = drain
         self.max_clock_skew = max_clock_skew
         self.retention = retention
@@ -118,7 +115,7 @@ class Correlator:
         self.scope_evidence = scope_evidence
         self.cause_policy = cause_policy
         #: Group-wide evidence (both or neither): observations out, and the scope ledgers this
-        #: worker owns, which then decide ``degraded`` instead of the per-worker ``outages``.
+        #: worker owns, which decide ``degraded`` (without them no ``degraded`` is raised).
         self.observe = observe
         self.scopes = scopes
         self._backoff: dict[int, float] = {}
@@ -245,10 +242,6 @@ class Correlator:
             await self._announce_maintenance(now)
         if self.scopes is not None:  # emits them itself, before the ledgers are written
             outage_alerts = await self.scopes.evaluate(partition, now, self.emit)
-        elif self.outages is not None:
-            outage_alerts = self.outages.evaluate(now)
-            if outage_alerts:
-                await self.emit(outage_alerts)
         else:
             outage_alerts = []
         if outage_alerts and self.on_transition is not None:
@@ -321,12 +314,9 @@ class Correlator:
                                    calendar=self.maintenance, explain=self._explain(now))
         await self._apply(invoice_id, partition, old, new, alerts, popped=True)
         for alert in alerts:
-            if alert.kind == "unsynced" and alert.severity == "warning":
-                if self.outages is not None:
-                    self.outages.observe_due(
-                        old.region_code or "", old.source_system or "", unsynced=True, at=now)
-                if self.observe is not None:
-                    self.observe(new or old, Observation("due", now, unsynced=True))
+            if (alert.kind == "unsynced" and alert.severity == "warning"
+                    and self.observe is not None):
+                self.observe(new or old, Observation("due", now, unsynced=True))
 
     def _reschedule(self, index: DeadlineIndex, invoice_ids: Sequence[str]) -> None:
         for invoice_id in invoice_ids:
@@ -402,9 +392,7 @@ class Correlator:
 
     def degraded(self) -> list[tuple[Scope, str]]:
         """(scope, value) of the outage episodes now open."""
-        if self.scopes is not None:
-            return self.scopes.active()
-        return [] if self.outages is None else self.outages.active()
+        return [] if self.scopes is None else self.scopes.active()
 
     # -- state ----------------------------------------------------------------------------
 
@@ -487,15 +475,10 @@ class Correlator:
                popped: bool = False) -> None:
         """What :meth:`_apply` does once the alerts are delivered (or when there are none)."""
         sync = rules.synced_transition(old, new)
-        if sync is not None:
-            now = self.clock()
-            if self.outages is not None:
-                observe = (self.outages.observe_synced_in_time if sync.in_time
-                           else self.outages.observe_synced_late)
-                observe(sync.region_code, sync.source_system, at=now)
+        if sync is not None and self.observe is not None:
             synced = new or old
-            if self.observe is not None and synced is not None:
-                self.observe(synced, Observation("due" if sync.in_time else "late", now))
+            if synced is not None:
+                self.observe(synced, Observation("due" if sync.in_time else "late", self.clock()))
         if new is not old and new != old:  # ``is`` first: most rules return the same object
             if new is None:
                 self.store.pop(invoice_id, None)

@@ -271,7 +271,7 @@ class BatchProcessor:
             # the next tick. Awaiting it here held the whole agent for the round trip (0.5-1.5 s
             # through faust's consumer thread), so the worker fell behind and every check
             # found the watermark behind again (docs/watermark.md, issue 11). Nothing can fire
-            # before it is reached: the tick's work (outages, maintenance) waits for the tick.
+            # before it is reached: the tick's work (degraded scopes, maintenance) waits for it.
             self._request_sample([partition])
             return
         try:

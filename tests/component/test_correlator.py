@@ -7,11 +7,11 @@ from collections.abc import Sequence
 import pytest
 
 from pipeline.correlation.alerts import Alert
+from pipeline.correlation.evidence import Observation
 from pipeline.correlation.facts import Ack, Issued
-from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.sla import SlaRules, Thresholds
-from pipeline.correlation.state import Flag, decode
+from pipeline.correlation.state import Flag, InvoiceState, decode
 from pipeline.worker.correlator import Correlator
 
 T0 = 1_800_000_000.0
@@ -41,7 +41,7 @@ class FailingSink:
 def _correlator(clock: Clock, sink: FailingSink, store: dict[str, bytes],
                 rate: float = 1000.0, burst: int = 1000) -> Correlator:
     return Correlator(store=store, sla=SlaRules(default=Thresholds(10.0, 100.0)), emit=sink,
-                      outages=OutageDetector(), drain=TokenBucket(rate, burst), clock=clock)
+                      drain=TokenBucket(rate, burst), clock=clock)
 
 
 async def _tick(c: Correlator, clock: Clock, *, end: int, committed: int) -> None:
@@ -117,6 +117,8 @@ async def test_a_failed_send_keeps_the_due_invoices_scheduled_in_the_running_wor
     """No restart in between: the broker comes back and the next tick sends every alert."""
     clock, sink, store = Clock(), FailingSink(), {}
     c = _correlator(clock, sink, store)
+    seen: list[tuple[InvoiceState, Observation]] = []
+    c.observe = lambda state, observation: seen.append((state, observation))
     for n in range(3):
         await c.on_issued(_issued(n), partition=0)
     clock.now = T0 + 30
@@ -128,14 +130,15 @@ async def test_a_failed_send_keeps_the_due_invoices_scheduled_in_the_running_wor
     clock.now += 1.0
     await _tick(c, clock, end=0, committed=0)
     assert sorted(a.invoice_id for a in sink.sent) == ["inv-0", "inv-1", "inv-2"]
-    # Counted once for outage detection, not once per attempt.
-    assert c.outages._totals(("region_code", "110000"), c.outages._index(clock.now)).due == 3
+    # Observed once for the group's scope evidence, not once per attempt.
+    due = [(state.invoice_id, o.unsynced) for state, o in seen if o.kind == "due"]
+    assert sorted(due) == [("inv-0", True), ("inv-1", True), ("inv-2", True)]
 
 
 async def test_expiry_is_found_by_the_sweep_not_kept_in_the_deadline_heap() -> None:
     clock, sink, store = Clock(), FailingSink(), {}
     c = Correlator(store=store, sla=SlaRules(default=Thresholds(10.0, 100.0)), emit=sink,
-                   outages=OutageDetector(), drain=TokenBucket(1000, 1000), clock=clock,
+                   drain=TokenBucket(1000, 1000), clock=clock,
                    retention=60.0)
     await c.on_issued(_issued(1), partition=0)
     await c.on_ack(Ack("inv-1", "ack-1", "accepted", T0 + 2), 0, 0)

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pipeline.correlation.alerts import Alert
 from pipeline.correlation.facts import Ack, Issued, Submission
 from pipeline.correlation.maintenance import MaintenanceCalendar, MaintenanceWindow
-from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.sla import SlaRules, Thresholds
 from pipeline.correlation.state import Flag, decode
@@ -37,7 +36,7 @@ class Sink:
 def correlator(clock: Clock, sink: Sink, store: dict[str, bytes],
                tracked: bool = False) -> Correlator:
     return Correlator(store=store, sla=SlaRules(default=Thresholds(60.0, 3600.0)), emit=sink,
-                      outages=OutageDetector(), drain=TokenBucket(1000.0, 1000), clock=clock,
+                      drain=TokenBucket(1000.0, 1000), clock=clock,
                       maintenance=CALENDAR, submissions_tracked=tracked)
 
 

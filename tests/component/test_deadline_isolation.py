@@ -9,7 +9,6 @@ from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 
 from pipeline.correlation.alerts import Alert
 from pipeline.correlation.facts import Issued
-from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.sla import SlaRules, Thresholds
 from pipeline.worker.correlator import Correlator
@@ -38,7 +37,7 @@ class WireSink:
 
 def _correlator(clock: Clock, sink: WireSink, isolated: list[str]) -> Correlator:
     return Correlator(store={}, sla=SlaRules(default=Thresholds(10.0, 100.0)), emit=sink,
-                      outages=OutageDetector(), drain=TokenBucket(1000.0, 1000), clock=clock,
+                      drain=TokenBucket(1000.0, 1000), clock=clock,
                       on_isolated=isolated.append)
 
 

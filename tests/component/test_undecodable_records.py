@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.correlation.outage import OutageDetector
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.sla import SlaRules, Thresholds
 from pipeline.correlation.state import LATEST_VERSION, InvoiceState, UndecodableRecord, encode
@@ -19,7 +18,7 @@ FUTURE = bytes([LATEST_VERSION + 1]) + encode(InvoiceState("inv-future", 0))[1:]
 def _correlator(store: dict[str, bytes], isolated: list[str], clock: Clock,
                 sink: FailingSink) -> Correlator:
     return Correlator(store=store, sla=SlaRules(default=Thresholds(10.0, 100.0)), emit=sink,
-                      outages=OutageDetector(), drain=TokenBucket(1000.0, 1000), clock=clock,
+                      drain=TokenBucket(1000.0, 1000), clock=clock,
                       on_isolated=isolated.append)
 
 

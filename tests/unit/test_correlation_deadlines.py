@@ -1,4 +1,4 @@
-"""DeadlineIndex: a sorted list of (due_at, invoice_id); callers say what was scheduled."""
+"""DeadlineIndex: invoices in (due_at, invoice_id) order; callers say what was scheduled."""
 
 from __future__ import annotations
 
@@ -54,8 +54,26 @@ def test_memory_does_not_grow_under_churn() -> None:
     assert len(index) == 1
 
 
+def test_ties_order_by_id_as_strings_do_and_a_time_before_the_epoch_counts_as_the_epoch(
+        ) -> None:
+    index = DeadlineIndex()
+    for invoice_id in ["\u4e2d", "z", "a\u00e9", "ab", "a"]:
+        index.schedule(invoice_id, 5.0)
+    index.schedule("early", -30.0)
+    assert index.peek() == 0.0
+    assert index.pop_due(until=-1.0, limit=10) == []
+    assert index.pop_due(until=0.0, limit=10) == ["early"]
+    assert index.pop_due(until=5.0, limit=10) == sorted(["\u4e2d", "z", "a\u00e9", "ab", "a"])
+    index.schedule("late", -30.0)
+    index.schedule("late", None, was=-30.0)  # found again under the epoch's key
+    assert len(index) == 0
+
+
+# Few ids (some outside ASCII, where UTF-8 bytes must order as the strings) and times with ties.
 ops = st.lists(
-    st.tuples(st.sampled_from("abcdef"), st.none() | st.floats(0, 100, allow_nan=False)),
+    st.tuples(st.sampled_from(["a", "ab", "b", "\u00e9", "\u4e2d", "INV-9"]),
+              st.none() | st.sampled_from([0.0, 1.5, 2.0, 1e9]) | st.floats(0, 100,
+                                                                           allow_nan=False)),
     max_size=60,
 )
 

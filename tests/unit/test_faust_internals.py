@@ -115,6 +115,7 @@ def _consumer_state(topics: list[str], assigned: frozenset[TP] = frozenset()) ->
         _first_delivered={}, seeks=[])
     state._run_start = lambda tp: BatchConsumer._run_start(state, tp)
     state._schedule_seek = lambda tp, offset: state.seeks.append((tp, offset))
+    state.register_gap = lambda message: BatchConsumer.register_gap(state, message)
     return state
 
 
@@ -150,8 +151,9 @@ def test_a_batch_processed_again_after_a_seek_adds_no_duplicate_offsets() -> Non
 
 
 def _ack(state: Any, message: Any) -> None:
-    """mark_processed, then faust's ack of the batch (BatchConsumer.ack defers to it)."""
-    BatchConsumer.register_gap(state, message)
+    """mark_processed, then faust's ack of the batch as its compiled stream iterator makes
+    it: inline, without calling Consumer.ack."""
+    BatchConsumer.on_processed(state, message)
     state._acked[message.tp].append(message.offset)
     state._acked_index[message.tp].add(message.offset)
 
@@ -242,3 +244,16 @@ def test_cleared_stream_queues_read_every_partition_with_an_unacked_batch_again(
     assert sorted(state.seeks) == [(tp, 3), (other, 40)]
     assert not any(m in state._unacked_messages for m in lost)  # a rebalance must not wait
     assert not any(state._outstanding.values())
+
+
+def test_a_processed_batch_is_released_although_faust_acks_it_without_consumer_ack() -> None:
+    # faust's compiled stream iterator acks inline: released only in BatchConsumer.ack, every
+    # batch stayed outstanding with its records (a backlog drain held the whole backlog).
+    tp = TP("t", 0)
+    state = _consumer_state(["t"], assigned=frozenset({tp}))
+    done = _deliver(state, tp, range(0, 5))
+    pending = _deliver(state, tp, range(5, 8))
+    _ack(state, done)
+    assert state._outstanding[tp] == {pending}
+    BatchConsumer._on_queues_cleared(state)  # only the unprocessed batch is read again
+    assert state.seeks == [(tp, 5)]
