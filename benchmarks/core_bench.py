@@ -8,6 +8,9 @@ events of the benchmark's own data (``benchmarks.data``):
 - ``on_issued``: :meth:`Correlator.on_issued` into a dict table (rules, encode, the deadline
   index and the pending book), a fresh table each pass;
 - ``on_ack``: :meth:`Correlator.on_ack` of an acceptance of each of those invoices;
+- ``process issued``: the batched worker's whole per-record path without Kafka and RocksDB:
+  :meth:`BatchProcessor._process` of each issued record (intake, wire, correlator into a dict
+  table, the evidence outbox, the events counter), a fresh table each pass;
 - ``decode``: :func:`pipeline.correlation.state.decode` of a pending record;
 - ``rebuild``: :meth:`Correlator.rebuild_slice` per record (decode, deadline, pending book),
   what a restart does for every record of its table.
@@ -26,15 +29,23 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
 
 from benchmarks.data import ack_record, issued_record
 from pipeline.correlation.alerts import Alert
+from pipeline.correlation.evidence import LedgerPolicy
 from pipeline.correlation.facts import Ack, Issued
 from pipeline.correlation.ratelimit import TokenBucket
 from pipeline.correlation.sla import SlaRules, Thresholds
 from pipeline.correlation.state import decode
 from pipeline.intake import Accepted, classify
+from pipeline.metrics import Metrics
+from pipeline.settings import load_settings
 from pipeline.worker.correlator import Correlator
+from pipeline.worker.ledgers import EvidenceOutbox
+from pipeline.worker.outputs import Outputs
+from pipeline.worker.processor import BatchProcessor
 from pipeline.worker.wire import to_ack, to_issued
 
 STAMP = "2026-12-01T10:00:00+00:00"
@@ -49,6 +60,33 @@ def _correlator(store: dict[str, bytes]) -> Correlator:
     return Correlator(store=store, sla=SlaRules(default=Thresholds(3600.0, 14400.0)),
                       emit=_no_alerts, drain=TokenBucket(100.0, 100),
                       clock=lambda: NOW)
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """What the processor reads of an aiokafka ConsumerRecord."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes
+
+
+def _processor() -> BatchProcessor:
+    """A worker's processor over a dict table (the store and batch hooks are not used by
+    ``_process``), with the worker's evidence outbox (never flushed here)."""
+    settings = load_settings()
+    metrics = Metrics()
+    evidence = EvidenceOutbox(None, settings.partitions, LedgerPolicy())
+    correlator = Correlator(store={}, sla=SlaRules(default=Thresholds(3600.0, 14400.0)),
+                            emit=_no_alerts, drain=TokenBucket(100.0, 100), clock=lambda: NOW,
+                            observe=evidence.add)
+    return BatchProcessor(settings=settings, metrics=metrics, correlator=correlator,
+                          store=cast(Any, None), in_hand=cast(Any, None),
+                          outputs=Outputs(None, None, metrics, settings.app_id),
+                          committed_ack_offset=lambda partition: None,
+                          request_sample=lambda partitions: None, evidence=evidence)
 
 
 def _best(run: Callable[[], float], repeat: int) -> tuple[float, float]:
@@ -135,8 +173,23 @@ def main(argv: list[str] | None = None) -> int:
         c.rebuild_slice(items, {0})
         return per_event(started)
 
+    topic = load_settings().topic_issued
+    consumed = [_Record(topic, 0, offset, key, value)
+                for offset, (key, value) in enumerate(records)]
+
+    async def process_all(processor: BatchProcessor) -> None:
+        for record in consumed:
+            await processor._process(record)
+
+    def process() -> float:
+        processor = _processor()
+        started = time.process_time()
+        loop.run_until_complete(process_all(processor))
+        return per_event(started)
+
     stages = [("intake issued", intake), ("to_issued", wire), ("on_issued", on_issued),
-              ("on_ack", on_ack), ("decode", decoding), ("rebuild", rebuild)]
+              ("on_ack", on_ack), ("decode", decoding), ("rebuild", rebuild),
+              ("process issued", process)]
     print(f"{'stage':<16}{'µs/event':>10}  (best of {args.repeat} passes over {n:,}; median)")
     for name, run in stages:
         best, median = _best(run, args.repeat)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .durations import format_duration
+from .frozen import quick_init
 from .maintenance import MaintenanceWindow
 from .state import InvoiceState
 
@@ -63,6 +64,7 @@ class Cause:
         return dict(self.evidence)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Silence:
     """A spell in which a scope's uploads got no acknowledgement at all: from ``since`` (the

@@ -95,6 +95,7 @@ class LedgerPolicy:
         return math.floor(at / self.bucket_seconds)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Bucket:
     """Counts of one bucket: due, unsynced, late, submitted, failed, answered."""
@@ -108,6 +109,7 @@ class Bucket:
     answered: int = 0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ScopeLedger:
     """What the group knows about one scope value."""
@@ -141,6 +143,7 @@ def ledger_key(scope: EvidenceScope, value: str) -> str:
     return f"{scope}:{value}"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Run:
     """Consecutive observations of one kind (and failed flag) in one bucket, folded at once:

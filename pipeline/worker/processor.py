@@ -79,6 +79,8 @@ class BatchProcessor:
         self._due_checked: dict[int, float] = {}
         self._sweep_from: dict[int, bytes | None] = {}
         self._event_counters: dict[tuple[str, str], Any] = {}
+        #: Records of the batch in hand accepted by intake, counted once per batch.
+        self._accepted = 0
         #: The offset after the last processed record, per (topic, partition): the lag gauge.
         self.next_offsets: dict[tuple[str, int], int] = {}
 
@@ -86,6 +88,7 @@ class BatchProcessor:
         """Apply one fetched batch of one partition, then persist what it changed."""
         batch = self._store.begin(partition)
         self._in_hand.hold(batch)
+        self._accepted = 0
         try:
             if topic == self._settings.topic_ticks:
                 await self._on_ticks(partition)
@@ -102,6 +105,8 @@ class BatchProcessor:
                 await self._evidence.flush_due(time.monotonic())
         finally:
             self._in_hand.hold(None)
+            if self._accepted:  # one increment per batch, not one per record
+                self._count_event(topic, "valid", self._accepted)
 
     async def _persist(self, batch: PartitionBatch) -> None:
         """Write the batch's records (RocksDB, changelog, offset), retrying until they are.
@@ -211,8 +216,8 @@ class BatchProcessor:
         return self._reject(record, ack)
 
     def _admit(self, record: Any, verdict: intake.Accepted[E]) -> None:
-        """Count an accepted record, and its warnings."""
-        self._count_event(record.topic, "valid")
+        """Count an accepted record (at the batch's end), and its warnings."""
+        self._accepted += 1
         for warning in verdict.warnings:
             field = warning.removesuffix("_check_digit")
             self._metrics.taxpayer_id_warnings.labels(field=field).inc()
@@ -222,13 +227,13 @@ class BatchProcessor:
         self._count_event(record.topic, "invalid")
         return self._outputs.dead_letter(record, verdict.reason, verdict.error)
 
-    def _count_event(self, topic: str, outcome: str) -> None:
+    def _count_event(self, topic: str, outcome: str, count: int = 1) -> None:
         # Cached label children: ``labels()`` builds and looks up a key on every call.
         counter = self._event_counters.get((topic, outcome))
         if counter is None:
             counter = self._event_counters[topic, outcome] = self._metrics.events.labels(
                 topic=topic, outcome=outcome)
-        counter.inc()
+        counter.inc(count)
 
     # -- deadlines ------------------------------------------------------------------------
 

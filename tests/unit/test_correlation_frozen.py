@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pipeline.correlation.evidence import Observation
+from pipeline.correlation.causes import Silence
+from pipeline.correlation.evidence import Bucket, Observation, Run, ScopeLedger
 from pipeline.correlation.facts import Ack, Action, Issued, Submission
 from pipeline.correlation.frozen import quick_init
 from pipeline.correlation.rules import Sync
@@ -41,7 +42,7 @@ def test_same_signature_and_same_values_as_the_generated_init() -> None:
 
 
 @pytest.mark.parametrize("cls", [Issued, Ack, Submission, Action, Observation, Sync, Accepted,
-                                 Rejected, Transition])
+                                 Rejected, Transition, Bucket, ScopeLedger, Run, Silence])
 def test_the_per_event_values_stay_frozen_values(cls: type) -> None:
     values = {f.name: f"v{i}" for i, f in enumerate(dataclasses.fields(cls))}
     one, two = cls(**values), cls(**values)
