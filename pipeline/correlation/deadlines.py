@@ -8,6 +8,8 @@ slot) per invoice waiting for a deadline, and no stale entries to skip or compac
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sortedcontainers import SortedList
 
 
@@ -16,8 +18,10 @@ class DeadlineIndex:
 
     __slots__ = ("_entries",)
 
-    def __init__(self) -> None:
-        self._entries: SortedList = SortedList()
+    def __init__(self, entries: Iterable[tuple[float, str]] = ()) -> None:
+        """``entries``: (due_at, invoice_id) to start with, one per invoice; built in one
+        pass (O(n) when they come sorted), not inserted one by one."""
+        self._entries: SortedList = SortedList(entries)
 
     def schedule(self, invoice_id: str, due_at: float | None, *,
                  was: float | None = None) -> None:

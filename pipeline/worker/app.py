@@ -48,7 +48,7 @@ from pipeline.worker.ledgers import EvidenceOutbox, ScopeLedgers
 from pipeline.worker.outputs import Outputs
 from pipeline.worker.processor import BatchProcessor
 from pipeline.worker.rebuild import IndexRebuild
-from pipeline.worker.store import BatchInHand, BatchStore
+from pipeline.worker.store import BatchInHand, BatchStore, decode_key
 from pipeline.worker.transport import batch_topics, broker_url, mark_processed, records_of
 
 log = get_logger(__name__)
@@ -204,7 +204,7 @@ class InvoiceSyncApp:
             topic=s.topic_acknowledged, settle=s.reconnect_settle)
         self.rebuild = IndexRebuild(
             self.correlator, active=self.active_partitions,
-            records=lambda p: ((key, record) for _, key, record in self.batch_store.items(p)),
+            records=self.batch_store.scan, invoice_id_of=decode_key,
             # faust sets this as soon as a rebalance starts, before it waits for the agent.
             interrupted=lambda: bool(cast(Any, self.app).rebalancing))
         self.processor = BatchProcessor(
