@@ -24,7 +24,10 @@ while flow control is suspended (a rebalance), and acks it unprocessed: for a ba
 commit a whole fetch nobody processed (issue 10's "committed, absent from the changelog"). A
 batch therefore counts as acked only once the agent has called :func:`mark_processed`; a
 skipped one is released (so a rebalance's wait for unacked messages does not hang) but not
-recorded, and the seek to committed offsets that ends every rebalance fetches it again.
+recorded, and the seek to committed offsets that ends every rebalance fetches it again. That is
+faust's pure-Python iterator; its compiled one (faust/_cython/streams.pyx, which runs with the
+pinned wheel) acks inline without ``Consumer.ack`` and neither tracks nor acks a skipped event:
+the batch stays outstanding, and the queue clearing that ends the rebalance reads it again.
 
 faust also drops delivered batches silently: every ``app.flow_control.resume()`` (the end of a
 table recovery, of a rebalance) clears the stream queues, and what they held is never acked and
