@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import resource
 import tempfile
 import time
@@ -32,7 +33,7 @@ from pipeline.metrics import Metrics
 from pipeline.settings import Settings
 from pipeline.worker.app import InvoiceSyncApp
 from pipeline.worker.rebuild import IndexRebuild
-from pipeline.worker.store import encode_key
+from pipeline.worker.store import decode_key, encode_key
 
 T0 = 1_780_000_000.0
 PROBE_SECONDS = 0.005
@@ -98,14 +99,14 @@ async def measure(worker: InvoiceSyncApp, partitions: set[int], mode: str) -> di
     if mode == "sliced":
         rebuild = IndexRebuild(
             worker.correlator, active=lambda: set(partitions), interrupted=lambda: False,
-            records=lambda p: ((k, r) for _, k, r in worker.batch_store.items(p)))
+            records=worker.batch_store.scan, invoice_id_of=decode_key)
         rebuild.on_assigned(partitions)
         await rebuild.ensure()
         hold, hold_cpu = rebuild.longest_hold, rebuild.longest_hold_cpu
     else:  # the previous behaviour: one synchronous pass over every partition
         worker.correlator.rebuild(
-            ((k, r) for p in sorted(partitions) for _, k, r in worker.batch_store.items(p)),
-            partitions)
+            itertools.chain.from_iterable(map(worker.batch_store.scan, sorted(partitions))),
+            partitions, decode_key)
     seconds, cpu = time.monotonic() - started, time.process_time() - started_cpu
     await asyncio.sleep(0.05)
     probe.stop()

@@ -17,6 +17,7 @@ overdue all the same.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 
 from sortedcontainers import SortedList
 
@@ -25,7 +26,8 @@ _TIME = struct.Struct(">d")
 _AFTER_EVERY_ID = b"\xff"
 
 
-def _key(due_at: float, invoice_id: str) -> bytes:
+def deadline_key(due_at: float, invoice_id: str) -> bytes:
+    """The index's entry for ``invoice_id`` due at ``due_at`` (module docstring)."""
     return _TIME.pack(due_at if due_at > 0.0 else 0.0) + invoice_id.encode()
 
 
@@ -34,8 +36,10 @@ class DeadlineIndex:
 
     __slots__ = ("_entries",)
 
-    def __init__(self) -> None:
-        self._entries: SortedList = SortedList()
+    def __init__(self, entries: Iterable[bytes] = ()) -> None:
+        """``entries``: :func:`deadline_key` s to start with, one per invoice; built in one
+        pass (O(n) when they come sorted), not inserted one by one."""
+        self._entries: SortedList = SortedList(entries)
 
     def schedule(self, invoice_id: str, due_at: float | None, *,
                  was: float | None = None) -> None:
@@ -47,9 +51,9 @@ class DeadlineIndex:
         if was == due_at:
             return
         if was is not None:
-            self._entries.discard(_key(was, invoice_id))
+            self._entries.discard(deadline_key(was, invoice_id))
         if due_at is not None:
-            self._entries.add(_key(due_at, invoice_id))
+            self._entries.add(deadline_key(due_at, invoice_id))
 
     def pop_due(self, until: float, limit: int) -> list[str]:
         """Up to ``limit`` invoice ids due at or before ``until``, earliest first.

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from sortedcontainers import SortedList
 
 from .facts import SYNCED_STATUSES
+from .index_fields import IndexedRecord
 from .state import Flag, InvoiceState, named_cause
 
 AgeBand = str  # "within_sla" | "past_warning" | "past_critical"
 
 
-def pending_band(state: InvoiceState | None) -> tuple[str, AgeBand] | None:
+def pending_band(state: IndexedRecord | None) -> tuple[str, AgeBand] | None:
     """(region_code, age band) of an issued, not yet synced nor closed invoice; None otherwise."""
     # The properties spelled out (a restart asks this of every record).
     if (state is None or state.issued_at is None or state.ack_status in SYNCED_STATUSES
@@ -37,7 +38,7 @@ def pending_band(state: InvoiceState | None) -> tuple[str, AgeBand] | None:
     return (state.region_code or "", band)
 
 
-def unsynced_cause(state: InvoiceState | None) -> str | None:
+def unsynced_cause(state: IndexedRecord | None) -> str | None:
     """For an issued, unsynced invoice already alerted unsynced: the cause its alert named
     (``none`` when it named none); None otherwise."""
     if (state is None or not state.flags & _ALERTED or state.issued_at is None
@@ -93,6 +94,14 @@ class PendingBook:
         elif after is None and old is not None and old.issued_at is not None:
             self._order.discard((old.issued_at, old.invoice_id))
 
+    @classmethod
+    def of(cls, order: Iterable[tuple[float, str]], counts: Mapping[tuple[str, AgeBand], int],
+           causes: Mapping[str, int]) -> PendingBook:
+        """The book holding ``order`` ((issued_at, invoice_id) of each pending invoice; built
+        in one pass, O(n) when sorted) and the counts of those invoices, as :meth:`update`
+        would have left them (no zero counts)."""
+        return cls(Counter(counts), Counter(causes), SortedList(order))
+
     def oldest_issued_at(self) -> float | None:
         """issued_at of the oldest pending invoice."""
         if not self._order:
@@ -136,9 +145,10 @@ class PendingBooks:
             book = self.books[partition] = PendingBook()
         book.update(old, new)
 
-    def reset(self, partition: int) -> None:
-        """Empty ``partition``'s book (before it is rebuilt from the table)."""
-        self.books[partition] = PendingBook()
+    def reset(self, partition: int, book: PendingBook | None = None) -> None:
+        """Empty ``partition``'s book (before it is rebuilt from the table), or make it
+        ``book`` (rebuilt)."""
+        self.books[partition] = PendingBook() if book is None else book
 
     def drop(self, partition: int) -> None:
         """Forget a partition this worker no longer owns."""

@@ -21,6 +21,7 @@ from .alerts import Alert
 from .causes import Cause
 from .facts import SYNCED_STATUSES, Ack, Issued, Submission
 from .frozen import quick_init
+from .index_fields import IndexedRecord
 from .maintenance import MaintenanceCalendar, MaintenanceWindow
 from .sla import Thresholds
 from .state import (
@@ -274,7 +275,7 @@ def next_due(state: InvoiceState) -> float | None:
     return _earliest_unalerted(state, flags)
 
 
-def next_deadline(state: InvoiceState) -> float | None:
+def next_deadline(state: IndexedRecord) -> float | None:
     """The next unsynced deadline of a pending or rejected invoice; None for anything else.
 
     :func:`next_due` without the expiry of synced records and held acks: the worker keeps
@@ -287,7 +288,7 @@ def next_deadline(state: InvoiceState) -> float | None:
     return _earliest_unalerted(state, flags)
 
 
-def _earliest_unalerted(state: InvoiceState, flags: int) -> float | None:
+def _earliest_unalerted(state: IndexedRecord, flags: int) -> float | None:
     # min() of the deadlines not alerted yet, as min([warn, critical]) picks: the first unless
     # the second is smaller.
     warn = None if flags & Flag.WARNED else state.warn_at

@@ -48,7 +48,8 @@ from pipeline.worker.ledgers import EvidenceOutbox, ScopeLedgers
 from pipeline.worker.outputs import Outputs
 from pipeline.worker.processor import BatchProcessor
 from pipeline.worker.rebuild import IndexRebuild
-from pipeline.worker.store import BatchInHand, BatchStore
+from pipeline.worker.store import BatchInHand, BatchStore, decode_key
+from pipeline.worker.table_manager import PromptTableManager
 from pipeline.worker.transport import batch_topics, broker_url, mark_processed, records_of
 
 log = get_logger(__name__)
@@ -125,6 +126,7 @@ class InvoiceSyncApp:
             # queued batches keep the agent busy; more would only hold fetched records in RAM.
             stream_buffer_maxsize=16,
             table_standby_replicas=0,
+            TableManager=PromptTableManager,
             rocksdb_options={
                 "block_cache_size": s.rocksdb_block_cache_bytes,
                 "write_buffer_size": s.rocksdb_write_buffer_bytes,
@@ -203,7 +205,7 @@ class InvoiceSyncApp:
             topic=s.topic_acknowledged, settle=s.reconnect_settle)
         self.rebuild = IndexRebuild(
             self.correlator, active=self.active_partitions,
-            records=lambda p: ((key, record) for _, key, record in self.batch_store.items(p)),
+            records=self.batch_store.scan, invoice_id_of=decode_key,
             # faust sets this as soon as a rebalance starts, before it waits for the agent.
             interrupted=lambda: bool(cast(Any, self.app).rebalancing))
         self.processor = BatchProcessor(
@@ -270,7 +272,21 @@ class InvoiceSyncApp:
         # holds (delivery.py; the batch store's own changelog sends are awaited anyway).
         self.delivery.install(self.app.producer.buffer)
         ticks = self.settings.topic_ticks
-        self.rebuild.on_assigned({tp.partition for tp in assigned if tp.topic == ticks})
+        partitions = {tp.partition for tp in assigned if tp.topic == ticks}
+        self.rebuild.on_assigned(partitions)
+        # The rebuild runs in the agent on its first event: on a quiet input that was the
+        # timer's first tick, up to a tick interval after recovery (a second of each restart).
+        # A tick now wakes the agent as soon as faust fetches; sent from a task, so the
+        # rebalance never waits on the producer.
+        cast(Any, self.app).add_future(self._wake(partitions))
+
+    async def _wake(self, partitions: set[int]) -> None:
+        """One tick to each of ``partitions`` (what the timer sends, a tick interval early)."""
+        try:
+            for partition in sorted(partitions):
+                await self.ticks.send(value=b"", partition=partition)
+        except Exception as exc:  # the timer's ticks follow within a tick interval anyway
+            log.warning("wake_tick_failed", error=repr(exc))
 
     async def _on_shutdown(self, sender: Any, **kwargs: Any) -> None:
         # faust has stopped its consumer: no more deadline checks ask for samples.

@@ -26,6 +26,7 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pipeline.correlation import actions, rules
 from pipeline.correlation.alerts import Alert, Scope
@@ -35,6 +36,8 @@ from pipeline.correlation.evidence import Observation
 from pipeline.correlation.explain import ScopeLookup, explainer, no_scope_evidence
 from pipeline.correlation.facts import Ack, Action, Issued, Submission
 from pipeline.correlation.frozen import quick_init
+from pipeline.correlation.index_build import IndexBuild
+from pipeline.correlation.index_fields import read_index_fields
 from pipeline.correlation.maintenance import MaintenanceCalendar
 from pipeline.correlation.maintenance_alerts import maintenance_alert
 from pipeline.correlation.pending import PendingBooks
@@ -77,6 +80,7 @@ class Transition:
 OnTransition = Callable[[Transition], None]
 """Told each transition that raised alerts or completed a sync (what its consumers count); a
 transition with neither (most events of a backlog) is not reported."""
+Key = TypeVar("Key")
 
 
 class Correlator:
@@ -125,6 +129,8 @@ class Correlator:
         self.watermarks = AckWatermarks()
         self.deadlines: dict[int, DeadlineIndex] = {}
         self.pending = PendingBooks()
+        #: The indexes of partitions being rebuilt, as they are collected.
+        self._builds: dict[int, IndexBuild] = {}
 
     # -- events ---------------------------------------------------------------------------
 
@@ -398,23 +404,31 @@ class Correlator:
 
     # -- state ----------------------------------------------------------------------------
 
-    def rebuild(self, records: Iterable[tuple[str, bytes]], partitions: set[int]) -> int:
+    def rebuild(self, records: Iterable[tuple[Key, bytes]], partitions: set[int],
+                invoice_id_of: Callable[[Key], str] = str) -> int:
         """Re-derive deadline heaps and pending counts of ``partitions`` from the table, all
-        at once (the worker rebuilds in slices: :meth:`begin_rebuild`, :meth:`rebuild_slice`)."""
+        at once (the worker rebuilds in slices: :meth:`begin_rebuild`, :meth:`rebuild_slice`,
+        :meth:`finish_rebuild`)."""
         self.begin_rebuild(partitions, partitions)
-        count = self.rebuild_slice(records, partitions)
+        count = self.rebuild_slice(records, partitions, invoice_id_of)
+        for partition in partitions:
+            while not self.finish_rebuild(partition):
+                pass
         log.info("state_rebuilt", invoices=count, partitions=sorted(partitions))
         return count
 
     def begin_rebuild(self, active: set[int], fresh: set[int]) -> None:
         """After a rebalance: forget partitions not in ``active``, empty the indexes of
-        ``fresh`` ones (to be filled by :meth:`rebuild_slice`), keep the others as they are."""
+        ``fresh`` ones (to be filled by :meth:`rebuild_slice` and :meth:`finish_rebuild`),
+        keep the others as they are."""
         for stale in (set(self.deadlines) | set(self.pending.books)) - active:
             self.deadlines.pop(stale, None)
             self.pending.drop(stale)
         for partition in fresh:
             self.deadlines[partition] = DeadlineIndex()
             self.pending.reset(partition)
+        # What an interrupted rebuild collected is dropped with it.
+        self._builds = {partition: IndexBuild() for partition in fresh}
         # Only samples and progress recorded since the assignment count (docs/watermark.md).
         for stale in (set(self.watermarks.partitions()) - active) | fresh:
             self.watermarks.forget(stale)
@@ -422,30 +436,43 @@ class Correlator:
             self._retry_at.pop(stale, None)
             self._backoff.pop(stale, None)
 
-    def rebuild_slice(self, records: Iterable[tuple[str, bytes]], partitions: set[int]) -> int:
-        """Add table records of ``partitions`` (being rebuilt) to the indexes; returns how
-        many records of those partitions were added."""
+    def rebuild_slice(self, records: Iterable[tuple[Key, bytes]], partitions: set[int],
+                      invoice_id_of: Callable[[Key], str] = str) -> int:
+        """Collect table records of ``partitions`` (being rebuilt) for their indexes; returns
+        how many records of those partitions were collected. The indexes are in place once
+        :meth:`finish_rebuild` says so.
+
+        ``records``: (key, record); ``invoice_id_of`` names the invoice of a key (the worker
+        passes stored keys, decoded only for the log line of a record that cannot be read).
+        Only the fields the indexes derive from are read (index_fields.py); a record
+        :func:`decode` cannot read is counted and logged here, as it always was.
+        """
         count = 0
-        # Looked up once per slice, not per record: a restart runs this for every record.
-        deadlines, pending_update = self.deadlines, self.pending.update
-        next_deadline = rules.next_deadline
-        for invoice_id, raw in records:
+        builds, read = self._builds, read_index_fields
+        for key, raw in records:
             try:
-                state = decode(raw)
+                record = read(raw)
             except UndecodableRecord as exc:
-                self._undecodable(invoice_id, exc)
+                self._undecodable(invoice_id_of(key), exc)
                 continue
-            partition = state.partition
-            if partition not in partitions:
+            if record.partition not in partitions:
                 continue
             count += 1
-            # The record's own invoice_id (equal to the key): the deadline heap and the pending
-            # book then share one string per invoice instead of holding two.
-            deadline = next_deadline(state)
-            if deadline is not None:
-                deadlines[partition].schedule(state.invoice_id, deadline)
-            pending_update(partition, None, state)
+            # The record's own invoice_id (equal to the key): the deadline index and the
+            # pending book then share one string per invoice instead of holding two.
+            builds[record.partition].add(record)
         return count
+
+    def finish_rebuild(self, partition: int) -> bool:
+        """One bounded step of ordering what :meth:`rebuild_slice` collected for
+        ``partition`` (index_build.py); True once its indexes are in place."""
+        built = self._builds[partition].step()
+        if built is None:
+            return False
+        self.deadlines[partition], book = built
+        self.pending.reset(partition, book)
+        del self._builds[partition]
+        return True
 
     def _load(self, invoice_id: str) -> InvoiceState | None:
         raw = self.store.get(invoice_id)

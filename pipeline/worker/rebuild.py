@@ -21,6 +21,7 @@ import gc
 import itertools
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from pipeline.logs import get_logger
 from pipeline.worker.correlator import Correlator
@@ -32,7 +33,8 @@ log = get_logger(__name__)
 SLICE = 500
 YIELD_AFTER = 0.01
 
-Records = Callable[[int], Iterator[tuple[str, bytes]]]
+Records = Callable[[int], Iterator[tuple[Any, bytes]]]
+"""A partition's (key, record) pairs; ``invoice_id_of`` names the invoice of a key."""
 
 
 class IndexRebuild:
@@ -40,9 +42,11 @@ class IndexRebuild:
 
     def __init__(self, correlator: Correlator, *, records: Records,
                  active: Callable[[], set[int]], interrupted: Callable[[], bool],
+                 invoice_id_of: Callable[[Any], str] = str,
                  slice_size: int = SLICE, yield_after: float = YIELD_AFTER) -> None:
         self.correlator = correlator
         self._records = records
+        self._invoice_id_of = invoice_id_of
         self._active = active
         self._interrupted = interrupted
         self.slice_size = slice_size
@@ -54,6 +58,7 @@ class IndexRebuild:
         #: loaded machine stretches the wall figure; the CPU one is the rebuild's own).
         self.longest_hold = 0.0
         self.longest_hold_cpu = 0.0
+        self._yielded = self._yielded_cpu = 0.0
 
     def on_assigned(self, active: set[int]) -> None:
         """A new assignment: what is no longer ours is no longer built (were it to come back
@@ -101,29 +106,40 @@ class IndexRebuild:
         return True
 
     async def _rebuild(self, partition: int, generation: int) -> bool:
-        started = yielded = time.monotonic()
-        yielded_cpu = time.process_time()
+        started = time.monotonic()
+        self._yielded, self._yielded_cpu = started, time.process_time()
         records = self._records(partition)
         count = 0
         try:
             while chunk := list(itertools.islice(records, self.slice_size)):
-                count += self.correlator.rebuild_slice(chunk, {partition})
-                held = time.monotonic() - yielded
-                if held < self.yield_after:
-                    continue
-                self.longest_hold = max(self.longest_hold, held)
-                self.longest_hold_cpu = max(self.longest_hold_cpu,
-                                            time.process_time() - yielded_cpu)
-                await asyncio.sleep(0)
-                yielded, yielded_cpu = time.monotonic(), time.process_time()
-                if self._interrupted() or generation != self._assigned:
+                count += self.correlator.rebuild_slice(chunk, {partition},
+                                                       self._invoice_id_of)
+                if not await self._pause(generation):
                     log.info("rebuild_interrupted", partition=partition, invoices=count)
                     return False
         finally:
             close = getattr(records, "close", None)
             if close is not None:
                 close()  # release the RocksDB iterator now, not at garbage collection
+        # The collected entries are ordered a bounded piece at a time (index_build.py).
+        while not self.correlator.finish_rebuild(partition):
+            if not await self._pause(generation):
+                log.info("rebuild_interrupted", partition=partition, invoices=count)
+                return False
         log.info("partition_rebuilt", partition=partition, invoices=count,
                  seconds=round(time.monotonic() - started, 3),
                  longest_hold_ms=round(self.longest_hold * 1000, 1))
         return True
+
+    async def _pause(self, generation: int) -> bool:
+        """Yield to the loop if the rebuild has held it ``yield_after``; False if a rebalance
+        started meanwhile (the rebuild then stops)."""
+        held = time.monotonic() - self._yielded
+        if held < self.yield_after:
+            return True
+        self.longest_hold = max(self.longest_hold, held)
+        self.longest_hold_cpu = max(self.longest_hold_cpu,
+                                    time.process_time() - self._yielded_cpu)
+        await asyncio.sleep(0)
+        self._yielded, self._yielded_cpu = time.monotonic(), time.process_time()
+        return not self._interrupted() and generation == self._assigned

@@ -17,6 +17,7 @@ import faust
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from faust.stores.rocksdb import Store as RocksStore
+from faust.tables import TableManager
 from faust.transport import by_url
 from faust.transport.consumer import Consumer as BaseConsumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -25,6 +26,7 @@ from faust.types.tuples import ConsumerMessage
 from intervaltree import IntervalTree
 
 from pipeline.worker.store import BatchStore, decode_key, encode_key
+from pipeline.worker.table_manager import PromptTableManager
 from pipeline.worker.transport import BatchConsumer, Transport, batch_topics
 
 
@@ -86,6 +88,20 @@ def test_rocksdb_store_internals_the_batch_store_uses() -> None:
     assert "self._dbs" in inspect.getsource(RocksStore)
     # faust reads the offset key back as int(value): the store writes str(offset).encode().
     assert "int(offset)" in inspect.getsource(RocksStore.persisted_offset)
+
+
+def test_the_table_manager_start_the_worker_replaces() -> None:
+    """pipeline/worker/table_manager.py is faust's on_start without its first line."""
+    assert inspect.getsource(TableManager.on_start).splitlines()[1:] == [
+        '        """Call when table manager is starting."""',
+        "        await self.sleep(1.0)",
+        "        if not self.should_stop:",
+        "            await self._update_channels()",
+        "            await self.recovery.start()",
+    ]
+    assert params(TableManager._update_channels) == ["self"]
+    app = faust.App("probe", store="memory://", TableManager=PromptTableManager)
+    assert isinstance(app.tables, PromptTableManager)
 
 
 def test_aiokafka_batch_producer_api() -> None:
