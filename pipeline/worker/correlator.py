@@ -78,6 +78,8 @@ class Transition:
 
 
 OnTransition = Callable[[Transition], None]
+"""Told each transition that raised alerts or completed a sync (what its consumers count); a
+transition with neither (most events of a backlog) is not reported."""
 Key = TypeVar("Key")
 
 
@@ -506,7 +508,9 @@ class Correlator:
             synced = new or old
             if synced is not None:
                 self.observe(synced, Observation("due" if sync.in_time else "late", self.clock()))
-        if new is not old and new != old:  # ``is`` first: most rules return the same object
+        # ``is`` first: most rules return the same object; a new invoice (``old`` None) needs
+        # no field-by-field comparison either.
+        if new is not old and (old is None or new != old):
             if new is None:
                 self.store.pop(invoice_id, None)
             else:
@@ -517,5 +521,5 @@ class Correlator:
             index = self.deadlines[partition] = DeadlineIndex()
         index.schedule(invoice_id, None if new is None else rules.next_deadline(new),
                        was=None if old is None or popped else rules.next_deadline(old))
-        if self.on_transition is not None:
+        if self.on_transition is not None and (alerts or sync is not None):
             self.on_transition(Transition(old, new, alerts, sync))
