@@ -259,12 +259,20 @@ _SEEN_RUNS: dict[int, struct.Struct] = {}
 _HEAD_RUNS: dict[tuple[int, int], struct.Struct] = {}
 _U16 = struct.Struct("<H")
 _POPCOUNT = tuple(bin(mask).count("1") for mask in range(256))
-# Per mask byte: picks the seven floats of _FLOATS out of (present floats..., None), an absent
-# one as the trailing None (index -1); a record claiming an eighth float has it read, ignored.
-_FLOAT_PICKS = tuple(
-    operator.itemgetter(*(_POPCOUNT[mask & ((1 << i) - 1)] if mask & (1 << i) else -1
-                          for i in range(7)))
-    for mask in range(256))
+
+
+def _float_picks(fields: int) -> tuple[operator.itemgetter[Any], ...]:
+    """Per mask byte: what picks the first ``fields`` floats of _FLOATS out of (present
+    floats..., None), an absent one as the trailing None (index -1); a record claiming an
+    eighth float has it read, ignored. ``fields`` >= 2: itemgetter of one index gives no
+    tuple."""
+    return tuple(
+        operator.itemgetter(*(_POPCOUNT[mask & ((1 << i) - 1)] if mask & (1 << i) else -1
+                              for i in range(fields)))
+        for mask in range(256))
+
+
+_FLOAT_PICKS = _float_picks(7)
 _I64 = struct.Struct("<q")
 _ACTION_HEAD = struct.Struct("<dB")
 _ACTION_KINDS: dict[ActionKind, int] = {"close": 1, "reopen": 2}
@@ -366,24 +374,13 @@ def encode(state: InvoiceState) -> bytes:
             parts.append(_ACTION_HEAD.pack(action.at, _ACTION_KINDS[action.kind]))
             for name, text in (("action_id", action.action_id), ("actor", action.actor),
                                ("reason", action.reason), ("note", action.note)):
-                _put_text(parts, name, text)
+                parts.append(_piece(name, text))
     if submission:
         at = state.submitted_at if state.submitted_at is not None else _NO_TIME
         parts.append(_SUBMISSION.pack(_CHANNEL_CODES[state.channel], state.attempts, at))
-        _put_text(parts, "client", state.client)
-        _put_text(parts, "transport_error", state.transport_error)
+        parts.append(_piece("client", state.client))
+        parts.append(_piece("transport_error", state.transport_error))
     return b"".join(parts)
-
-
-def _put_text(parts: list[bytes], name: str, text: str | None) -> None:
-    if text is None:
-        parts.append(_U16.pack(_ABSENT))
-        return
-    raw = text.encode("utf-8")
-    if len(raw) >= _ABSENT:
-        raise ValueError(f"{name} too long to encode ({len(raw)} bytes)")
-    parts.append(_U16.pack(len(raw)))
-    parts.append(raw)
 
 
 def _get_text(data: bytes, offset: int, name: str) -> tuple[str | None, int]:
