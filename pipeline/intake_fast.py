@@ -177,12 +177,7 @@ def issued(value: bytes) -> Verdict[InvoiceIssued] | None:
         event._consistent()  # type: ignore[operator]
     except ValueError:
         return None
-    if seller_check[1]:
-        warnings: tuple[str, ...] = (("seller_tax_id_check_digit", "buyer_tax_id_check_digit")
-                                     if buyer is not None and buyer_check[1]
-                                     else ("seller_tax_id_check_digit",))
-    elif buyer is not None and buyer_check[1]:
-        warnings = ("buyer_tax_id_check_digit",)
-    else:
-        warnings = ()
+    warnings: tuple[str, ...] = ("seller_tax_id_check_digit",) if seller_check[1] else ()
+    if buyer is not None and buyer_check[1]:
+        warnings += ("buyer_tax_id_check_digit",)
     return event, warnings
