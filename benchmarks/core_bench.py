@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
 
     async def ack_all(c: Correlator) -> None:
         for fact in acked:
-            await c.on_ack(fact, 0, 0)
+            await c.on_ack(fact, 0)
+            c.on_ack_read(0, 0)
 
     def on_issued() -> float:
         store: dict[str, bytes] = {}

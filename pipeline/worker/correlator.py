@@ -169,13 +169,14 @@ class Correlator:
             # Uploads untracked: each issued invoice stands for one, so ack silences still show.
             self.observe(new, Observation("submitted", now))
 
-    async def on_ack(self, ack: Ack, partition: int, offset: int) -> None:
-        """The tax platform answered for an invoice."""
-        pending = self.ack_now(ack, partition, offset)
+    async def on_ack(self, ack: Ack, partition: int) -> None:
+        """The tax platform answered for an invoice. (The ack record counts as read for the
+        watermark once its effect is in hand: :meth:`on_ack_read`, the processor's call.)"""
+        pending = self.ack_now(ack, partition)
         if pending is not None:
             await pending
 
-    def ack_now(self, ack: Ack, partition: int, offset: int) -> Awaitable[None] | None:
+    def ack_now(self, ack: Ack, partition: int) -> Awaitable[None] | None:
         """:meth:`on_ack`, done before returning None when it raises no alert; else the
         awaitable returned sends the alerts, then applies the ack (as :meth:`issued_now`)."""
         now = self.clock()
@@ -183,22 +184,20 @@ class Correlator:
         new, alerts = rules.on_ack(old, ack, now=now, partition=partition,
                                    retention=self.retention)
         if alerts:
-            return self._ack_alerted(ack.invoice_id, partition, offset, old, new, alerts, now)
+            return self._ack_alerted(ack.invoice_id, partition, old, new, alerts, now)
         self._write(ack.invoice_id, partition, old, new, alerts)
-        self._acked(partition, offset, new, now)
+        self._answered(new, now)
         return None
 
-    async def _ack_alerted(self, invoice_id: str, partition: int, offset: int,
-                           old: InvoiceState | None, new: InvoiceState | None,
-                           alerts: Sequence[Alert], now: float) -> None:
+    async def _ack_alerted(self, invoice_id: str, partition: int, old: InvoiceState | None,
+                           new: InvoiceState | None, alerts: Sequence[Alert],
+                           now: float) -> None:
         await self._apply(invoice_id, partition, old, new, alerts)
-        self._acked(partition, offset, new, now)
+        self._answered(new, now)
 
-    def _acked(self, partition: int, offset: int, new: InvoiceState | None, now: float) -> None:
+    def _answered(self, new: InvoiceState | None, now: float) -> None:
         if self.observe is not None and new is not None:
             self.observe(new, Observation("answered", now))
-        # Only once its effect is in the table does the ack count as read.
-        self.watermarks.observe_offset(partition, offset)
 
     async def on_action(self, action: Action, partition: int) -> None:
         """An operator closed or reopened an invoice (pipeline/correlation/actions.py)."""

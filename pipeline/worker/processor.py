@@ -212,7 +212,7 @@ class BatchProcessor:
         # A dead-lettered ack still counts as read: on_batch marks every ack record read.
         if isinstance(ack, intake.Accepted):
             self._admit(record, ack)
-            return self._correlator.ack_now(to_ack(ack.event), record.partition, record.offset)
+            return self._correlator.ack_now(to_ack(ack.event), record.partition)
         return self._reject(record, ack)
 
     def _admit(self, record: Any, verdict: intake.Accepted[E]) -> None:

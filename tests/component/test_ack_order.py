@@ -20,10 +20,12 @@ async def test_an_ack_stamped_now_does_not_pass_an_unread_in_time_ack() -> None:
     await c.on_issued(_issued(9), partition=0)
     clock.now = T0 + 600
     c.watermarks.sample(0, clock.now, 2)  # two acks in the partition
-    await c.on_ack(Ack("inv-9", "a9", "accepted", T0 + 600), partition=0, offset=0)
+    await c.on_ack(Ack("inv-9", "a9", "accepted", T0 + 600), partition=0)
+    c.on_ack_read(0, 0)
     await c.on_tick(0, committed=0)
     assert sink.sent == []
-    await c.on_ack(Ack("inv-1", "a1", "accepted", T0 + 5), partition=0, offset=1)
+    await c.on_ack(Ack("inv-1", "a1", "accepted", T0 + 5), partition=0)
+    c.on_ack_read(0, 1)
     clock.now += 1
     c.watermarks.sample(0, clock.now, 2)
     await c.on_tick(0, committed=0)
@@ -61,7 +63,8 @@ async def _interleave(steps: list[tuple[str, int, float]]) -> None:
             c.watermarks.sample(0, clock.now, len(log))
         elif op == "process":
             for offset in range(processed, min(len(log), processed + arg)):
-                await c.on_ack(log[offset][1], partition=0, offset=offset)
+                await c.on_ack(log[offset][1], partition=0)
+                c.on_ack_read(0, offset)
             processed = min(len(log), processed + arg)
         elif op == "tick":
             await c.on_tick(0, committed=0)

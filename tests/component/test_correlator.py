@@ -105,7 +105,8 @@ async def test_rebuild_restores_pending_counts_of_active_partitions_only() -> No
     c = _correlator(clock, sink, store)
     await c.on_issued(_issued(1), partition=0)
     await c.on_issued(_issued(2), partition=1)
-    await c.on_ack(Ack("inv-2", "ack-2", "accepted", T0 + 1), partition=1, offset=0)
+    await c.on_ack(Ack("inv-2", "ack-2", "accepted", T0 + 1), partition=1)
+    c.on_ack_read(1, 0)
     await c.on_issued(_issued(3), partition=1)
     fresh = _correlator(clock, sink, store)
     assert fresh.rebuild(store.items(), {1}) == 2
@@ -141,8 +142,10 @@ async def test_expiry_is_found_by_the_sweep_not_kept_in_the_deadline_heap() -> N
                    drain=TokenBucket(1000, 1000), clock=clock,
                    retention=60.0)
     await c.on_issued(_issued(1), partition=0)
-    await c.on_ack(Ack("inv-1", "ack-1", "accepted", T0 + 2), 0, 0)
-    await c.on_ack(Ack("inv-2", "ack-2", "accepted", T0 + 2), 0, 1)
+    await c.on_ack(Ack("inv-1", "ack-1", "accepted", T0 + 2), 0)
+    c.on_ack_read(0, 0)
+    await c.on_ack(Ack("inv-2", "ack-2", "accepted", T0 + 2), 0)
+    c.on_ack_read(0, 1)
     assert set(store) == {"inv-1", "inv-2"}  # synced, and an ack held for its invoice
     assert len(c.deadlines[0]) == 0  # neither waits in memory
     assert await c.sweep(0, list(store.items())) == 0  # not expired yet

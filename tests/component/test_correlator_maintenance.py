@@ -63,7 +63,8 @@ async def test_a_planned_upgrade_raises_two_maintenance_alerts_not_a_storm() -> 
     for n in range(30):  # warnings at T0 + 110 .. T0 + 139: inside the window
         await c.on_issued(issued(n, T0 + 50 + n), partition=n % 2)
     await c.on_issued(issued(99, T0), partition=1)  # warns at T0 + 60, before the window
-    await c.on_ack(Ack("inv-0", "a-0", "accepted", T0 + 210), partition=0, offset=0)
+    await c.on_ack(Ack("inv-0", "a-0", "accepted", T0 + 210), partition=0)
+    c.on_ack_read(0, 0)
     await tick_until(c, clock, T0 + 195, range(2))  # the window still open
     kinds = [(a.kind, a.invoice_id) for a in sink.sent]
     assert kinds == [("unsynced", "inv-99"), ("maintenance", "")]

@@ -128,7 +128,8 @@ async def _lived(seed: int, invoices: int) -> tuple[Correlator, dict[str, bytes]
         elif roll < 0.5:
             await c.on_ack(Ack(invoice_id, f"ack-{step}",
                                rng.choice(["accepted", "rejected", "duplicate"]), clock.now,
-                               "E1", "税号不符"), p, step)
+                               "E1", "税号不符"), p)
+            c.on_ack_read(p, step)
         elif roll < 0.6:
             await c.on_submitted(Submission(invoice_id, f"sub-{step}", clock.now, "web",
                                             "uploader/3.2", 1, rng.choice([None, "timeout"])),
