@@ -78,11 +78,12 @@ def register_actions(worker: ServedWorker, api: OperatorApi) -> None:
                         url, f"/invoices/{quote(invoice_id)}/{kind}", method="POST",
                         body=body, authorization=request.headers.get("Authorization"))
                     return view.json(answer, status=status)
+            api.check_recovered()
+            why = refusal(api.load(invoice_id), kind)
         except QueryError as exc:
             return error(view, 400, "bad_request", str(exc))
         except Unavailable as exc:
             return error(view, 503, "unavailable", str(exc))
-        why = refusal(api.load(invoice_id), kind)
         if why == "not_found":
             return error(view, 404, "not_found", f"invoice {invoice_id} is not known here "
                          f"(never issued, or expired after the retention period)")

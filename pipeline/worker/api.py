@@ -38,6 +38,7 @@ from urllib.parse import quote
 
 import aiohttp
 import orjson
+from aiokafka.partitioner import murmur2
 
 from pipeline.correlation.state import InvoiceState, UndecodableRecord, decode
 from pipeline.logs import get_logger
@@ -73,6 +74,18 @@ _CLOCK_EVERY = 50
 
 class Unavailable(Exception):
     """The group cannot answer completely right now (HTTP 503)."""
+
+
+def partition_of(invoice_id: str, partitions: int) -> int:
+    """The input partition of a record keyed by ``invoice_id``: Kafka's default partitioner
+    (murmur2 of the UTF-8 key, as the Java client and aiokafka compute it). The input topics are
+    co-partitioned with ``partitions`` partitions (pipeline/topics.py refuses to start otherwise).
+
+    Computed here rather than by faust's router, which asks its producer's metadata: once the
+    producer has sent to some topics (ticks, changelog) it refreshes metadata for those only, the
+    issued topic drops out and the router raised TypeError (a 500 on every lookup)."""
+    hashed: int = murmur2(invoice_id.encode())
+    return (hashed & 0x7FFFFFFF) % partitions
 
 
 async def answer(web: Any, compute: Callable[[], Awaitable[dict[str, Any]]]) -> Any:
@@ -114,6 +127,14 @@ class OperatorApi:
             raise Unavailable(f"invoice {invoice_id}'s record cannot be read by this worker "
                               f"version ({exc}); ask again once the upgrade is complete") from None
 
+    def check_recovered(self) -> None:
+        """Unavailable while a rebalance is under way: from the new assignment until faust has
+        recovered the table from its changelog, a record this worker now owns may not be in
+        its store yet (a lookup would answer 404 for an invoice that exists)."""
+        if self.app.rebalancing:
+            raise Unavailable("this worker is rebalancing: its table is being recovered; "
+                              "ask again shortly")
+
     def owned(self, invoice_id: str) -> InvoiceState | None:
         """The record if it lies in a partition this worker actively owns."""
         state = self.load(invoice_id)
@@ -122,6 +143,7 @@ class OperatorApi:
         return state
 
     async def local_pending(self, query: PendingQuery) -> dict[str, Any]:
+        self.check_recovered()
         if not self.worker.state_rebuilt():
             raise Unavailable("pending index is being rebuilt after a rebalance")
         now = time.time()
@@ -141,6 +163,7 @@ class OperatorApi:
                 slice_started, examined = time.perf_counter(), scan.examined
 
     async def local_summary(self, query: SummaryQuery) -> Summary:
+        self.check_recovered()
         summary = Summary()
         slice_started, yielded_at = time.perf_counter(), 0
         async with self._scanning:
@@ -213,10 +236,12 @@ class OperatorApi:
 
     def owner(self, invoice_id: str) -> str:
         """URL of the worker owning the invoice's partition (of the issued topic)."""
-        try:
-            return str(self.app.router.external_topic_key_store(self.worker.issued, invoice_id))
-        except KeyError:
-            raise Unavailable("the invoice's partition has no owner (rebalancing)") from None
+        partition = partition_of(invoice_id, self.worker.settings.partitions)
+        topic = self.worker.issued.get_topic_name()
+        for url, topics in self.app.router.external_topics_metadata().items():
+            if partition in topics.get(topic, ()):
+                return str(url)
+        raise Unavailable("the invoice's partition has no owner (rebalancing)")
 
     async def pending(self, query: PendingQuery, authorization: str | None,
                       ) -> dict[str, Any]:
@@ -269,6 +294,7 @@ def register_api(worker: ServedWorker) -> OperatorApi:
                     status, body = await api.forward(url, f"/invoices/{quote(invoice_id)}",
                                                      authorization=authorization(request))
                     return web.json(body, status=status)
+            api.check_recovered()
         except QueryError as exc:
             return error(web, 400, "bad_request", str(exc))
         except Unavailable as exc:

@@ -26,7 +26,8 @@ def fake_worker(budget: int) -> Any:
         table[state.invoice_id] = encode(state)
         book.update(None, state)
     return SimpleNamespace(
-        app=SimpleNamespace(), table=table, correlator=SimpleNamespace(pending=book),
+        app=SimpleNamespace(rebalancing=False), table=table,
+        correlator=SimpleNamespace(pending=book),
         batch_store=SimpleNamespace(records=lambda: iter(table.items()), find=table.get),
         pending_oldest_first=book.oldest_first,
         settings=SimpleNamespace(api_scan_budget=budget), state_rebuilt=lambda: True,
