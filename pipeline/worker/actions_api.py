@@ -28,7 +28,7 @@ from pipeline.correlation.facts import CLOSE_REASONS
 from pipeline.logs import get_logger
 from pipeline.queries.params import QueryError, check_invoice_id
 from pipeline.queries.views import invoice_view
-from pipeline.worker.api import FORWARDED, OperatorApi, Unavailable, error
+from pipeline.worker.api import OperatorApi, Unavailable, error
 from pipeline.worker.guard import principal_of
 
 if TYPE_CHECKING:
@@ -71,14 +71,12 @@ def register_actions(worker: ServedWorker, api: OperatorApi) -> None:
             check_invoice_id(invoice_id)
             body = await request.read()
             reason, note = parse_body(kind, body)
-            if FORWARDED not in request.headers:  # forwarded once at most
-                url = api.owner(invoice_id)
-                if not api.is_self(url):
-                    status, answer = await api.forward(
-                        url, f"/invoices/{quote(invoice_id)}/{kind}", method="POST",
-                        body=body, authorization=request.headers.get("Authorization"))
-                    return view.json(answer, status=status)
-            api.check_recovered()
+            url = api.forward_to(invoice_id, request.headers)
+            if url is not None:
+                status, answer = await api.forward(
+                    url, f"/invoices/{quote(invoice_id)}/{kind}", method="POST",
+                    body=body, authorization=request.headers.get("Authorization"))
+                return view.json(answer, status=status)
             why = refusal(api.load(invoice_id), kind)
         except QueryError as exc:
             return error(view, 400, "bad_request", str(exc))

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -234,6 +234,17 @@ class OperatorApi:
             raise Unavailable(f"worker {url} answered {status}: {data.get('message', data)}")
         return data
 
+    def forward_to(self, invoice_id: str, headers: Mapping[str, str]) -> str | None:
+        """Where a request about ``invoice_id`` goes: its owner's URL, or None when this worker
+        answers it (it owns the invoice, or the request was forwarded already: at most once, no
+        ping-pong), which it may only once its table is recovered."""
+        if FORWARDED not in headers:
+            url = self.owner(invoice_id)
+            if not self.is_self(url):
+                return url
+        self.check_recovered()
+        return None
+
     def owner(self, invoice_id: str) -> str:
         """URL of the worker owning the invoice's partition (of the issued topic)."""
         partition = partition_of(invoice_id, self.worker.settings.partitions)
@@ -288,13 +299,11 @@ def register_api(worker: ServedWorker) -> OperatorApi:
     async def invoice(web: Any, request: Any, invoice_id: str) -> Any:
         try:
             check_invoice_id(invoice_id)
-            if FORWARDED not in request.headers:  # forwarded once at most: no ping-pong
-                url = api.owner(invoice_id)
-                if not api.is_self(url):
-                    status, body = await api.forward(url, f"/invoices/{quote(invoice_id)}",
-                                                     authorization=authorization(request))
-                    return web.json(body, status=status)
-            api.check_recovered()
+            url = api.forward_to(invoice_id, request.headers)
+            if url is not None:
+                status, body = await api.forward(url, f"/invoices/{quote(invoice_id)}",
+                                                 authorization=authorization(request))
+                return web.json(body, status=status)
         except QueryError as exc:
             return error(web, 400, "bad_request", str(exc))
         except Unavailable as exc:

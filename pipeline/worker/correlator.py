@@ -151,16 +151,19 @@ class Correlator:
             old, issued, now=now, sla=thresholds, partition=partition,
             max_future_skew=self.max_clock_skew, retention=self.retention)
         if alerts:
-            return self._issued_alerted(issued.invoice_id, partition, old, new, alerts, now)
+            return self._apply_then(issued.invoice_id, partition, old, new, alerts,
+                                    lambda: self._observe_issued(old, new, now))
         self._write(issued.invoice_id, partition, old, new, alerts)
         self._observe_issued(old, new, now)
         return None
 
-    async def _issued_alerted(self, invoice_id: str, partition: int, old: InvoiceState | None,
-                              new: InvoiceState | None, alerts: Sequence[Alert],
-                              now: float) -> None:
+    async def _apply_then(self, invoice_id: str, partition: int, old: InvoiceState | None,
+                          new: InvoiceState | None, alerts: Sequence[Alert],
+                          then: Callable[[], None]) -> None:
+        """The alerted path of :meth:`issued_now` and :meth:`ack_now`: :meth:`_apply` (alerts
+        delivered, then the state), then ``then`` (what the plain path does after its write)."""
         await self._apply(invoice_id, partition, old, new, alerts)
-        self._observe_issued(old, new, now)
+        then()
 
     def _observe_issued(self, old: InvoiceState | None, new: InvoiceState | None,
                         now: float) -> None:
@@ -184,16 +187,11 @@ class Correlator:
         new, alerts = rules.on_ack(old, ack, now=now, partition=partition,
                                    retention=self.retention)
         if alerts:
-            return self._ack_alerted(ack.invoice_id, partition, old, new, alerts, now)
+            return self._apply_then(ack.invoice_id, partition, old, new, alerts,
+                                    lambda: self._answered(new, now))
         self._write(ack.invoice_id, partition, old, new, alerts)
         self._answered(new, now)
         return None
-
-    async def _ack_alerted(self, invoice_id: str, partition: int, old: InvoiceState | None,
-                           new: InvoiceState | None, alerts: Sequence[Alert],
-                           now: float) -> None:
-        await self._apply(invoice_id, partition, old, new, alerts)
-        self._answered(new, now)
 
     def _answered(self, new: InvoiceState | None, now: float) -> None:
         if self.observe is not None and new is not None:

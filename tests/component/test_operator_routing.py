@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from pipeline.queries.params import PendingQuery, SummaryQuery
-from pipeline.worker.api import OperatorApi, Unavailable, partition_of
+from pipeline.worker.api import FORWARDED, OperatorApi, Unavailable, partition_of
 
 ISSUED = "prefix.invoice.issued"
 
@@ -31,7 +31,8 @@ def worker(distribution: dict[str, dict[str, list[int]]], *, partitions: int = 3
     router = SimpleNamespace(external_topics_metadata=lambda: distribution,
                              external_topic_key_store=metadata_less_key_store)
     return SimpleNamespace(
-        app=SimpleNamespace(router=router, rebalancing=rebalancing),
+        app=SimpleNamespace(router=router, rebalancing=rebalancing,
+                            conf=SimpleNamespace(canonical_url="http://w1:6066")),
         issued=SimpleNamespace(get_topic_name=lambda: ISSUED),
         settings=SimpleNamespace(partitions=partitions, api_scan_budget=100),
         batch_store=SimpleNamespace(records=lambda: iter(()), find=lambda _: None),
@@ -80,3 +81,18 @@ async def test_local_answers_wait_for_the_rebalance_to_end() -> None:
     api.check_recovered()
     assert (await api.local_pending(PendingQuery()))["items"] == []
     assert (await api.local_summary(SummaryQuery())).totals["issued"] == 0
+
+
+def test_a_request_goes_to_the_owner_once_and_is_answered_locally_only_when_recovered() -> None:
+    api = OperatorApi(worker({"http://w1:6066": {ISSUED: [0]}, "http://w2:6066": {ISSUED: [1]}},
+                             partitions=2))
+    ids = (f"2411100000000000{n:04d}" for n in range(50))
+    mine, theirs = (next(i for i in ids if partition_of(i, 2) == p) for p in (0, 1))
+    assert api.forward_to(theirs, {}) == "http://w2:6066"
+    assert api.forward_to(mine, {}) is None
+    assert api.forward_to(theirs, {FORWARDED: "1"}) is None  # forwarded once: answered here
+    api.worker.app.rebalancing = True
+    assert api.forward_to(theirs, {}) == "http://w2:6066"  # the owner decides for itself
+    for invoice_id, headers in ((mine, {}), (theirs, {FORWARDED: "1"})):
+        with pytest.raises(Unavailable, match="rebalancing"):
+            api.forward_to(invoice_id, headers)
